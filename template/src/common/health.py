@@ -1,0 +1,115 @@
+"""Liveness, readiness and monitoring probes (served by HealthCheckMiddleware).
+
+/health/          liveness: the process answers; no I/O. Restart it if this fails.
+/ready/           readiness: the database and the cache each answer within
+                  CHECK_TIMEOUT_SECONDS; 503 otherwise. Send traffic only if 200.
+/health/monitor/  readiness with timings and the Celery heartbeat, for an
+                  external monitor; it needs the X-Health-Token header to equal
+                  HEALTH_CHECK_TOKEN and is off while that setting is empty.
+"""
+
+import hmac
+import logging
+import os
+import threading
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connections
+from django.http import HttpRequest, JsonResponse
+
+from .tasks import HEARTBEAT_CACHE_KEY
+
+logger = logging.getLogger(__name__)
+
+CHECK_TIMEOUT_SECONDS = 2.0
+# The heartbeat task runs every minute; three missed beats mean trouble.
+HEARTBEAT_MAX_AGE_SECONDS = 180
+
+
+def database_ok() -> bool:
+    # Runs in its own thread, so this is a fresh connection that it must close.
+    connection = connections["default"]
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            return cursor.fetchone() == (1,)
+    finally:
+        connection.close()
+
+
+def cache_ok() -> bool:
+    cache.set("health:ready", "ok", timeout=10)
+    return cache.get("health:ready") == "ok"
+
+
+CHECKS = {"database": database_ok, "cache": cache_ok}
+
+
+def run_checks() -> dict[str, dict]:
+    """Run every check in its own thread; one that has not answered by the
+    deadline counts as failed, so a hung dependency cannot hang the probe."""
+    results: dict[str, dict] = {}
+
+    def run(name: str, check) -> None:
+        started = time.monotonic()
+        try:
+            ok = bool(check())
+        except Exception as error:  # noqa: BLE001 - any failure means not ready
+            logger.warning("readiness check %s failed: %s", name, error)
+            ok = False
+        results[name] = {"ok": ok, "ms": round((time.monotonic() - started) * 1000, 1)}
+
+    threads = [threading.Thread(target=run, args=(name, check), daemon=True) for name, check in CHECKS.items()]
+    deadline = time.monotonic() + CHECK_TIMEOUT_SECONDS
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    timed_out = {"ok": False, "ms": CHECK_TIMEOUT_SECONDS * 1000, "error": "timed out"}
+    return {name: results.get(name, timed_out) for name in CHECKS}
+
+
+def probe_response(data: dict, ok: bool) -> JsonResponse:
+    response = JsonResponse(data, status=200 if ok else 503)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def health(request: HttpRequest) -> JsonResponse:
+    return probe_response({"status": "healthy", "version": os.environ.get("APP_VERSION") or "unknown"}, True)
+
+
+def ready(request: HttpRequest) -> JsonResponse:
+    results = run_checks()
+    ok = all(result["ok"] for result in results.values())
+    checks = {name: result["ok"] for name, result in results.items()}
+    return probe_response({"status": "ready" if ok else "not_ready", "checks": checks}, ok)
+
+
+def heartbeat_age() -> float | None:
+    try:
+        beat = cache.get(HEARTBEAT_CACHE_KEY)
+    except Exception:  # noqa: BLE001 - the cache check reports the cause
+        return None
+    return None if beat is None else round(time.time() - beat, 1)
+
+
+def monitor(request: HttpRequest) -> JsonResponse:
+    expected = settings.HEALTH_CHECK_TOKEN
+    if not expected:
+        return JsonResponse({"error": "monitoring endpoint is off"}, status=404)
+    given = request.headers.get("X-Health-Token", "")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        return JsonResponse({"error": "unauthorized"}, status=401)
+    results = run_checks()
+    ok = all(result["ok"] for result in results.values())
+    if "record-heartbeat" in settings.CELERY_BEAT_SCHEDULE:
+        age = heartbeat_age()
+        results["celery"] = {"ok": age is not None and age < HEARTBEAT_MAX_AGE_SECONDS, "heartbeat_age_seconds": age}
+        ok = ok and results["celery"]["ok"]
+    return probe_response({"status": "ready" if ok else "not_ready", "checks": results}, ok)
+
+
+PROBES = {"/health/": health, "/ready/": ready, "/health/monitor/": monitor}

@@ -1,0 +1,73 @@
+"""Middleware for running behind a proxy."""
+
+from ipaddress import ip_address, ip_network
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+
+from .health import PROBES
+
+
+class HealthCheckMiddleware:
+    """Answers the probe paths before any other middleware runs.
+
+    Probes come from Docker, Coolify or a load balancer over plain HTTP with
+    whatever Host they like; host validation and the HTTPS redirect would
+    refuse them, and sessions or CSRF would only slow them down.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        probe = PROBES.get(request.path_info)
+        if probe is None:
+            return self.get_response(request)
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "HEAD"])
+        return probe(request)
+
+
+def parse_address(text: str):
+    try:
+        return ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+class RealClientIPMiddleware:
+    """Sets REMOTE_ADDR to the client's address when a trusted proxy forwarded
+    the request.
+
+    Each proxy appends the address it received the request from to
+    X-Forwarded-For. Reading the list from the right, trusted proxies
+    (TRUSTED_PROXY_NETWORKS) are skipped and the first other address is the
+    client. Anything further left was written by the client and is ignored,
+    and a request that did not come from a trusted proxy keeps its own peer
+    address, so nobody can choose their address by sending the header.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.trusted = [ip_network(network) for network in settings.TRUSTED_PROXY_NETWORKS]
+
+    def is_trusted(self, address) -> bool:
+        return address is not None and any(address in network for network in self.trusted)
+
+    def client_address(self, meta: dict) -> str:
+        peer = meta.get("REMOTE_ADDR", "")
+        if not self.is_trusted(parse_address(peer)):
+            return peer
+        client = peer
+        for hop in reversed(meta.get("HTTP_X_FORWARDED_FOR", "").split(",")):
+            address = parse_address(hop)
+            if address is None:
+                break
+            client = str(address)
+            if not self.is_trusted(address):
+                break
+        return client
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.META["REMOTE_ADDR"] = self.client_address(request.META)
+        return self.get_response(request)

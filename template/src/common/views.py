@@ -1,0 +1,34 @@
+"""Uploaded files, for signed-in users only.
+
+Django does not serve MEDIA_URL in production, and uploads of a government
+system are not public. This view checks the user, then lets the fastest
+available server send the file:
+- an S3 bucket: a redirect to a signed URL that expires;
+- nginx in front (MEDIA_X_ACCEL_PREFIX set): an X-Accel-Redirect header, so
+  nginx sends the file from the media volume;
+- otherwise (Coolify, development): Django streams the file itself.
+"""
+
+import mimetypes
+from urllib.parse import quote
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+
+
+@login_required
+def protected_media(request: HttpRequest, name: str) -> HttpResponse:
+    if not default_storage.exists(name):
+        raise Http404("No such file")
+    try:
+        default_storage.path(name)
+    except NotImplementedError:  # a remote storage such as S3
+        return HttpResponseRedirect(default_storage.url(name))
+    prefix = getattr(settings, "MEDIA_X_ACCEL_PREFIX", "")
+    if prefix:
+        response = HttpResponse(content_type=mimetypes.guess_type(name)[0] or "application/octet-stream")
+        response["X-Accel-Redirect"] = prefix + quote(name)
+        return response
+    return FileResponse(default_storage.open(name, "rb"))

@@ -1,0 +1,81 @@
+"""Typed reading of settings from environment variables.
+
+Every error names the variable and what it expects, so a misconfigured
+deployment stops with a message that says what to fix.
+"""
+
+import os
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off"}
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = env_str(name).lower()
+    if not raw:
+        return default
+    if raw in TRUE_WORDS:
+        return True
+    if raw in FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(f"{name} must be 1/0, true/false, yes/no or on/off; got {raw!r}")
+
+
+def env_int(name: str, default: int) -> int:
+    raw = env_str(name)
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number; got {raw!r}") from None
+
+
+def env_choice(name: str, default: str, choices: list[str]) -> str:
+    value = env_str(name, default)
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+def env_list(name: str, default: list[str] | None = None) -> list[str]:
+    """A comma-separated list; stray spaces and empty items are dropped."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return list(default or [])
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def database_from_url(url: str, name: str = "DATABASE_URL") -> dict:
+    """A DATABASES entry from postgres://USER:PASSWORD@HOST:PORT/NAME?OPTION=VALUE.
+
+    sqlite:///relative/path or sqlite:////absolute/path is accepted for demos.
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": parts.path[1:]}
+    if parts.scheme not in {"postgres", "postgresql"}:
+        raise ImproperlyConfigured(f"{name} must start with postgres://; got {parts.scheme or 'no'} scheme")
+    try:
+        port = parts.port or 5432
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} has an invalid port") from None
+    database = unquote(parts.path.lstrip("/"))
+    if not parts.hostname or not database:
+        raise ImproperlyConfigured(f"{name} must name a host and a database: postgres://USER:PASSWORD@HOST:PORT/NAME")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": database,
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname,
+        "PORT": port,
+        "OPTIONS": dict(parse_qsl(parts.query)),
+    }

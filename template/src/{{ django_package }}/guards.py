@@ -1,0 +1,67 @@
+"""Refuse to start production with a missing or unsafe setting.
+
+settings/production.py calls refuse_unsafe_settings() on its final values, so
+gunicorn, Celery and every manage.py command stop before serving anything,
+with one message that names each setting to fix.
+"""
+
+from django.core.exceptions import ImproperlyConfigured
+
+SECRET_KEY_MIN_LENGTH = 50
+
+# Values seen in tutorials and .env examples; a key that contains one of them
+# was typed by a person, not generated.
+PLACEHOLDER_KEY_PARTS = ("django-insecure", "change-me", "changeme", "your-secret", "secret-key")
+
+REFUSED_EMAIL_BACKENDS = {
+    "django.core.mail.backends.console.EmailBackend": "prints mail to the log",
+    "django.core.mail.backends.locmem.EmailBackend": "keeps mail in memory",
+    "django.core.mail.backends.dummy.EmailBackend": "drops mail",
+    "django.core.mail.backends.filebased.EmailBackend": "writes mail to files",
+}
+
+
+def secret_key_problem(key: str) -> str | None:
+    if not key:
+        return "SECRET_KEY is not set. Generate one: python -c 'import secrets; print(secrets.token_urlsafe(64))'"
+    if len(key) < SECRET_KEY_MIN_LENGTH:
+        return f"SECRET_KEY is {len(key)} characters long; use at least {SECRET_KEY_MIN_LENGTH} random characters"
+    lowered = key.lower()
+    if any(part in lowered for part in PLACEHOLDER_KEY_PARTS) or len(set(key)) < 5:
+        return "SECRET_KEY is an insecure default or placeholder; generate a random one"
+    return None
+
+
+def find_problems(settings: dict) -> list[str]:
+    problems = []
+    if settings.get("DEBUG"):
+        problems.append("DEBUG is on; production must never run with DEBUG")
+    if problem := secret_key_problem(settings.get("SECRET_KEY", "")):
+        problems.append(problem)
+    hosts = settings.get("ALLOWED_HOSTS", [])
+    if not hosts:
+        problems.append("ALLOWED_HOSTS is empty; list the site's host names, comma-separated")
+    elif "*" in hosts:
+        problems.append("ALLOWED_HOSTS contains '*'; list the site's host names instead")
+    for origin in settings.get("CSRF_TRUSTED_ORIGINS", []):
+        if not origin.startswith("https://"):
+            problems.append(f"CSRF_TRUSTED_ORIGINS entry {origin!r} must start with https://")
+    backend = settings.get("EMAIL_BACKEND", "")
+    if backend in REFUSED_EMAIL_BACKENDS:
+        problems.append(
+            f"EMAIL_BACKEND is {backend}, which {REFUSED_EMAIL_BACKENDS[backend]}; "
+            "use the SMTP backend (django.core.mail.backends.smtp.EmailBackend)"
+        )
+    if not settings.get("DATABASES", {}).get("default"):
+        problems.append("DATABASE_URL is not set; give postgres://USER:PASSWORD@HOST:PORT/NAME")
+    if not settings.get("REDIS_URL"):
+        problems.append("REDIS_URL is not set; give redis://:PASSWORD@HOST:6379/0")
+    return problems
+
+
+def refuse_unsafe_settings(settings: dict) -> None:
+    problems = find_problems(settings)
+    if problems:
+        raise ImproperlyConfigured(
+            "Refusing to start with these production settings:\n" + "\n".join(f"  - {problem}" for problem in problems)
+        )

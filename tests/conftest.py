@@ -1,0 +1,54 @@
+"""Fixtures: the default render, its virtualenv, and real servers on loopback."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from support.postgres import PostgresServer
+from support.redis import RedisServer
+from support.render import project_venv
+
+
+@pytest.fixture(scope="session")
+def default_project(copie_session) -> Path:
+    """The template rendered with every default answer (pytest-copie)."""
+    result = copie_session.copy()
+    if result.exception:
+        raise result.exception
+    return result.project_dir
+
+
+@pytest.fixture(scope="session")
+def venv(default_project) -> Path:
+    """A virtualenv with the default project's pinned development requirements."""
+    return project_venv(default_project)
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory) -> PostgresServer:
+    server = PostgresServer(tmp_path_factory.mktemp("postgres")).start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture(scope="session")
+def redis(tmp_path_factory) -> RedisServer:
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def database_url(postgres, request) -> str:
+    """A fresh database of its own for each test."""
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    return postgres.create_database(name)
+
+
+@pytest.fixture
+def project_copy(default_project, tmp_path) -> Path:
+    """A private copy of the default render that a test may change."""
+    target = tmp_path / "project"
+    shutil.copytree(default_project, target, symlinks=True)
+    return target

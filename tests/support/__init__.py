@@ -1,0 +1,1 @@
+"""Real servers and helpers for the template's test suite."""

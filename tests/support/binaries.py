@@ -1,0 +1,33 @@
+"""Finding the programs the tests run; a missing one fails the test loudly."""
+
+import glob
+import shutil
+from pathlib import Path
+
+import pytest
+
+INSTALL_HINT = "install it with bin/test (which apt-get/pip installs everything) or see README.md"
+
+
+def require(name: str, *fallback_globs: str) -> str:
+    """Path of a program, from PATH or the given globs (newest first)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    for pattern in fallback_globs:
+        matches = sorted(glob.glob(pattern), reverse=True)
+        if matches:
+            return matches[0]
+    pytest.fail(f"'{name}' is needed by this test and was not found: {INSTALL_HINT}", pytrace=False)
+
+
+def postgres_bin(name: str) -> str:
+    """initdb, postgres, pg_ctl...: Debian keeps them out of PATH."""
+    return require(name, f"/usr/lib/postgresql/*/bin/{name}")
+
+
+def venv_bin(venv: Path, name: str) -> str:
+    path = venv / "bin" / name
+    if not path.exists():
+        pytest.fail(f"{path} is missing from the project's virtualenv", pytrace=False)
+    return str(path)

@@ -1,0 +1,33 @@
+"""gunicorn started from the rendered gunicorn.conf.py, on loopback."""
+
+import subprocess
+from pathlib import Path
+
+from .binaries import venv_bin
+from .http import request
+from .processes import free_port, start, stop, wait_until
+
+
+class GunicornServer:
+    def __init__(self, project: Path, venv: Path, env: dict[str, str], log: Path, workers: int = 2):
+        self.project = project
+        self.port = free_port()
+        # GUNICORN_CMD_ARGS overrides the config file: keep the test server on loopback.
+        self.env = {**env, "GUNICORN_WORKERS": str(workers), "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{self.port}"}
+        self.command = [venv_bin(venv, "gunicorn"), "--config", "gunicorn.conf.py"]
+        self.log = log
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30) -> "GunicornServer":
+        self.process = start(self.command, self.log, cwd=self.project, env=self.env)
+        wait_until(self.healthy, timeout, "gunicorn", interval=0.2, process=self.process, log=self.log)
+        return self
+
+    def healthy(self) -> bool:
+        try:
+            return request(self.port, "/health/", timeout=2).status == 200
+        except OSError:
+            return False
+
+    def stop(self) -> int:
+        return stop(self.process) if self.process else 0

@@ -1,0 +1,90 @@
+"""The rendered nginx conf, run for real on loopback in front of a gunicorn."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from .binaries import require
+from .processes import free_port, port_open, start, stop, wait_until
+
+# The rendered conf is written for the compose network; these are the only
+# strings a test changes to run it on loopback.
+UPSTREAM = "server web:8000;"
+LISTEN_HTTP = "listen 80"
+LISTEN_HTTPS = "listen 443"
+CERT_DIR = "/etc/nginx/certs/"
+MEDIA_DIR = "/srv/media/"
+
+
+def wrapper_conf(prefix: Path, server_conf: Path) -> str:
+    """A minimal nginx.conf around a server conf, with every path in prefix."""
+    mime = Path("/etc/nginx/mime.types")
+    return f"""
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log info;
+events {{ worker_connections 1024; }}
+http {{
+    include {mime};
+    access_log {prefix}/access.log;
+    client_body_temp_path {prefix}/client_body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    include {server_conf};
+}}
+"""
+
+
+def make_certificate(directory: Path, names: list[str]) -> Path:
+    """A self-signed certificate for the names; returns the CA file (itself)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    san = ",".join(f"DNS:{name}" for name in names)
+    subprocess.run(
+        [require("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", f"/CN={names[0]}", "-addext", f"subjectAltName={san}",
+         "-keyout", str(directory / "privkey.pem"), "-out", str(directory / "fullchain.pem")],
+        check=True, capture_output=True,
+    )
+    return directory / "fullchain.pem"
+
+
+def replace_required(text: str, old: str, new: str) -> str:
+    if old not in text:
+        raise AssertionError(f"the rendered nginx conf no longer contains {old!r}")
+    return text.replace(old, new)
+
+
+class NginxServer:
+    def __init__(self, base: Path, rendered_conf: Path, upstream_port: int, cert_dir: Path, media_dir: Path):
+        self.base = base
+        self.http_port = free_port()
+        self.https_port = free_port()
+        text = rendered_conf.read_text()
+        text = replace_required(text, UPSTREAM, f"server 127.0.0.1:{upstream_port};")
+        text = replace_required(text, LISTEN_HTTP, f"listen 127.0.0.1:{self.http_port}")
+        text = replace_required(text, LISTEN_HTTPS, f"listen 127.0.0.1:{self.https_port}")
+        text = replace_required(text, CERT_DIR, f"{cert_dir}/")
+        if MEDIA_DIR in text:
+            text = text.replace(MEDIA_DIR, f"{media_dir}/")
+        base.mkdir(parents=True, exist_ok=True)
+        (base / "server.conf").write_text(text)
+        (base / "nginx.conf").write_text(wrapper_conf(base, base / "server.conf"))
+        self.log = base / "nginx.stdout"
+        self.process = None
+
+    def start(self) -> "NginxServer":
+        self.process = start(
+            [require("nginx"), "-p", str(self.base), "-c", str(self.base / "nginx.conf"), "-g", "daemon off;"],
+            self.log,
+        )
+        wait_until(lambda: port_open("127.0.0.1", self.https_port), 15, "nginx", process=self.process,
+                   log=self.base / "error.log")
+        return self
+
+    def stop(self) -> None:
+        if self.process:
+            stop(self.process)
+            self.process = None
+        shutil.rmtree(self.base / "client_body", ignore_errors=True)

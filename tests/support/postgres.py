@@ -1,0 +1,86 @@
+"""A throwaway PostgreSQL server on a free loopback port."""
+
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+from .binaries import postgres_bin
+from .processes import free_port, start, stop, wait_until
+
+
+class PostgresServer:
+    """initdb + postgres, run as the unprivileged `postgres` user when the
+    tests run as root (PostgreSQL refuses to run as root)."""
+
+    def __init__(self, base: Path, max_connections: int = 100, host: str = "127.0.0.1"):
+        self.base = base
+        self.host = host
+        self.port = free_port(host)
+        self.max_connections = max_connections
+        self.data = base / "data"
+        self.log = base / "postgres.log"
+        self.password = "test-superuser-password"
+        self.process: subprocess.Popen | None = None
+        self.user = "postgres" if os.geteuid() == 0 else None
+
+    def run_as(self) -> dict:
+        return {"user": self.user, "group": self.user} if self.user else {}
+
+    def init(self) -> None:
+        self.base.mkdir(parents=True, exist_ok=True)
+        pwfile = self.base / "pwfile"
+        pwfile.write_text(self.password + "\n")
+        if self.user:
+            account = pwd.getpwnam(self.user)
+            for path in (self.base, pwfile):
+                os.chown(path, account.pw_uid, account.pw_gid)
+        subprocess.run(
+            [postgres_bin("initdb"), "-D", str(self.data), "--username=postgres", f"--pwfile={pwfile}",
+             "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8"],
+            check=True, capture_output=True, **self.run_as(),
+        )
+
+    def start(self) -> "PostgresServer":
+        if not self.data.exists():
+            self.init()
+        self.process = start(
+            [postgres_bin("postgres"), "-D", str(self.data), "-c", f"listen_addresses={self.host}",
+             "-c", f"port={self.port}", "-c", f"unix_socket_directories={self.base}",
+             "-c", f"max_connections={self.max_connections}", "-c", "fsync=off"],
+            self.log, cwd=self.base, **self.run_as(),
+        )
+        wait_until(self.accepting, 30, "PostgreSQL", process=self.process, log=self.log)
+        return self
+
+    def accepting(self) -> bool:
+        ready = subprocess.run(
+            [postgres_bin("pg_isready"), "-h", self.host, "-p", str(self.port), "-q"], check=False
+        )
+        return ready.returncode == 0
+
+    def stop(self) -> None:
+        if self.process:
+            stop(self.process, signal.SIGINT, timeout=30)  # SIGINT: fast shutdown
+            self.process = None
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        result = subprocess.run(
+            [postgres_bin("psql"), "-h", self.host, "-p", str(self.port), "-U", "postgres", "-d", database,
+             "-v", "ON_ERROR_STOP=1", "-At", "-c", sql],
+            check=True, capture_output=True, text=True, env={**os.environ, "PGPASSWORD": self.password},
+        )
+        return result.stdout.strip()
+
+    def create_database(self, name: str, owner: str = "app", password: str = "app-password") -> str:
+        """A role and a database it owns (and may use to create test databases); its URL."""
+        if not self.psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{owner}'"):
+            self.psql(f"CREATE ROLE {owner} LOGIN CREATEDB PASSWORD '{password}'")
+        self.psql(f"CREATE DATABASE {name} OWNER {owner}")
+        return f"postgres://{owner}:{password}@{self.host}:{self.port}/{name}"
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)

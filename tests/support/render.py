@@ -1,0 +1,85 @@
+"""Rendering the template, and the rendered project's environment."""
+
+import fcntl
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from copier import run_copy
+
+TEMPLATE_ROOT = Path(__file__).resolve().parents[2]
+CACHE_DIR = TEMPLATE_ROOT / ".cache"
+
+
+def render(dst: Path, answers: dict | None = None, vcs_ref: str = "HEAD") -> Path:
+    """Render like `copier copy --defaults --trust --data ...` (answers are validated)."""
+    run_copy(
+        str(TEMPLATE_ROOT), str(dst), data=answers or {}, defaults=True, unsafe=True, quiet=True, vcs_ref=vcs_ref
+    )
+    return dst
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=value lines of an env file (as Compose reads unquoted values)."""
+    values = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            values[key.strip()] = value.strip()
+    return values
+
+
+def requirement_files(root: Path) -> list[Path]:
+    return sorted((root / "requirements").glob("*.txt"))
+
+
+def project_venv(project: Path) -> Path:
+    """A virtualenv with the project's development requirements, cached by
+    their content (a rerun with the same pins reuses it)."""
+    digest = hashlib.sha256()
+    for path in requirement_files(project):
+        digest.update(path.name.encode() + path.read_bytes())
+    digest.update(sys.version.encode())
+    venv = CACHE_DIR / "venvs" / digest.hexdigest()[:16]
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with (venv.parent / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test workers build it once
+        if not (venv / ".complete").exists():
+            subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+            subprocess.run(
+                [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
+                 "-r", str(project / "requirements" / "development.txt")],
+                check=True,
+            )
+            (venv / ".complete").touch()
+    return venv
+
+
+def project_package(project: Path) -> str:
+    answers = read_answers(project)
+    return answers.get("django_package", "obc_management")
+
+
+def read_answers(project: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load((project / ".copier-answers.yml").read_text())
+
+
+def project_env(project: Path, venv: Path, settings: str = "production", **overrides: str) -> dict[str, str]:
+    """The environment a production container gets: its .env, the variables
+    the compose file adds, and the image's PATH; overrides win."""
+    env = {
+        "PATH": f"{venv / 'bin'}:{os.environ['PATH']}",
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.update(read_env_file(project / ".env"))
+    env["DJANGO_SETTINGS_MODULE"] = f"{project_package(project)}.settings.{settings}"
+    env.update(overrides)
+    return {key: value for key, value in env.items() if value is not None}
