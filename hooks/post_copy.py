@@ -45,11 +45,7 @@ def write_env(example: Path, target: Path) -> None:
 
 def report_missing(example: Path, target: Path) -> None:
     have = {variable_name(line) for line in target.read_text().splitlines()}
-    missing = [
-        name
-        for line in example.read_text().splitlines()
-        if (name := variable_name(line)) and name not in have
-    ]
+    missing = [name for line in example.read_text().splitlines() if (name := variable_name(line)) and name not in have]
     if missing:
         print(
             f"{target.name} lacks variables that {example.name} now documents: "

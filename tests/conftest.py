@@ -1,5 +1,6 @@
 """Fixtures: the default render, its virtualenv, and real servers on loopback."""
 
+import itertools
 import shutil
 from pathlib import Path
 
@@ -8,6 +9,8 @@ import pytest
 from support.postgres import PostgresServer
 from support.redis import RedisServer
 from support.render import project_venv
+
+DATABASE_NUMBERS = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
@@ -26,8 +29,8 @@ def venv(default_project) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory) -> PostgresServer:
-    server = PostgresServer(tmp_path_factory.mktemp("postgres")).start()
+def postgres() -> PostgresServer:
+    server = PostgresServer().start()
     yield server
     server.remove()
 
@@ -42,8 +45,8 @@ def redis(tmp_path_factory) -> RedisServer:
 @pytest.fixture
 def database_url(postgres, request) -> str:
     """A fresh database of its own for each test."""
-    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
-    return postgres.create_database(name)
+    slug = "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:40]
+    return postgres.create_database(f"t{next(DATABASE_NUMBERS)}_{slug}")
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ def run(args, **kwargs):
 
 def test_python_passes_ruff(default_project, venv):
     ruff = venv_bin(venv, "ruff")
-    check = run([ruff, "check", "."], cwd=default_project)
+    check = run([ruff, "check", "--no-cache", "."], cwd=default_project)
     assert check.returncode == 0, check.stdout + check.stderr
-    fmt = run([ruff, "format", "--check", "."], cwd=default_project)
+    fmt = run([ruff, "format", "--no-cache", "--check", "."], cwd=default_project)
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
 
 
@@ -34,7 +34,8 @@ def compose_config(project: Path, compose_file: str, env: dict[str, str]):
     # from the project directory itself.
     return run(
         [require("docker-compose"), "-f", compose_file, "config", "--quiet"],
-        cwd=project, env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **env},
+        cwd=project,
+        env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **env},
     )
 
 
@@ -72,7 +73,8 @@ def test_nginx_accepts_the_rendered_conf(default_project, tmp_path):
     (etc / "nginx.conf").write_text(wrapper_conf(prefix, Path("/etc/nginx/conf.d/default.conf")))
     hosts = tmp_path / "hosts"
     hosts.write_text("127.0.0.1 localhost web\n")
-    script = f"mount --bind {etc} /etc/nginx && mount --bind {hosts} /etc/hosts && {require('nginx')} -t -c /etc/nginx/nginx.conf"
+    nginx = require("nginx")
+    script = f"mount --bind {etc} /etc/nginx && mount --bind {hosts} /etc/hosts && {nginx} -t -c /etc/nginx/nginx.conf"
     result = run([require("unshare"), "--mount", "--propagation", "private", "sh", "-c", script])
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr

@@ -18,9 +18,24 @@ INCLUDES = Path(__file__).resolve().parent.parent / "includes"
 # Top-level modules of the packages the rendered project installs, and its own
 # apps: a settings package of the same name would shadow them on sys.path.
 PROJECT_MODULES = {
-    "billiard", "boto3", "botocore", "brotli", "celery", "common", "django",
-    "flower", "gunicorn", "kombu", "psycopg", "psycopg_c", "psycopg_pool",
-    "redis", "storages", "tests", "tzdata", "whitenoise",
+    "billiard",
+    "boto3",
+    "botocore",
+    "brotli",
+    "celery",
+    "common",
+    "django",
+    "flower",
+    "gunicorn",
+    "kombu",
+    "psycopg",
+    "psycopg_c",
+    "psycopg_pool",
+    "redis",
+    "storages",
+    "tests",
+    "tzdata",
+    "whitenoise",
 }
 
 
@@ -37,13 +52,9 @@ def main() -> None:
         | {m for m in sys.stdlib_module_names if not m.startswith("_")}
         | PROJECT_MODULES
     )
-    (INCLUDES / "reserved_names.jinja").write_text(
-        header + jinja_list("RESERVED_NAMES", reserved)
-    )
+    (INCLUDES / "reserved_names.jinja").write_text(header + jinja_list("RESERVED_NAMES", reserved))
     zones = zoneinfo.available_timezones()
-    (INCLUDES / "time_zones.jinja").write_text(
-        header + jinja_list("TIME_ZONES", zones)
-    )
+    (INCLUDES / "time_zones.jinja").write_text(header + jinja_list("TIME_ZONES", zones))
     print(f"{len(reserved)} reserved names, {len(zones)} time zones")
 
 

@@ -2,6 +2,7 @@
 
 import glob
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,11 @@ INSTALL_HINT = "install it with bin/test (which apt-get/pip installs everything)
 
 
 def require(name: str, *fallback_globs: str) -> str:
-    """Path of a program, from PATH or the given globs (newest first)."""
+    """Path of a program: beside the running Python (tools installed with
+    the test requirements), on PATH, or from the given globs (newest first)."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
     found = shutil.which(name)
     if found:
         return found

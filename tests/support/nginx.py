@@ -42,10 +42,26 @@ def make_certificate(directory: Path, names: list[str]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     san = ",".join(f"DNS:{name}" for name in names)
     subprocess.run(
-        [require("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", f"/CN={names[0]}", "-addext", f"subjectAltName={san}",
-         "-keyout", str(directory / "privkey.pem"), "-out", str(directory / "fullchain.pem")],
-        check=True, capture_output=True,
+        [
+            require("openssl"),
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={names[0]}",
+            "-addext",
+            f"subjectAltName={san}",
+            "-keyout",
+            str(directory / "privkey.pem"),
+            "-out",
+            str(directory / "fullchain.pem"),
+        ],
+        check=True,
+        capture_output=True,
     )
     return directory / "fullchain.pem"
 
@@ -79,8 +95,13 @@ class NginxServer:
             [require("nginx"), "-p", str(self.base), "-c", str(self.base / "nginx.conf"), "-g", "daemon off;"],
             self.log,
         )
-        wait_until(lambda: port_open("127.0.0.1", self.https_port), 15, "nginx", process=self.process,
-                   log=self.base / "error.log")
+        wait_until(
+            lambda: port_open("127.0.0.1", self.https_port),
+            15,
+            "nginx",
+            process=self.process,
+            log=self.base / "error.log",
+        )
         return self
 
     def stop(self) -> None:

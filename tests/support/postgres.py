@@ -5,6 +5,7 @@ import pwd
 import shutil
 import signal
 import subprocess
+import tempfile
 from pathlib import Path
 
 from .binaries import postgres_bin
@@ -15,13 +16,15 @@ class PostgresServer:
     """initdb + postgres, run as the unprivileged `postgres` user when the
     tests run as root (PostgreSQL refuses to run as root)."""
 
-    def __init__(self, base: Path, max_connections: int = 100, host: str = "127.0.0.1"):
-        self.base = base
+    def __init__(self, base: Path | None = None, max_connections: int = 100, host: str = "127.0.0.1"):
+        # Its own directory under /tmp: the postgres user cannot enter pytest's
+        # root-only temporary directories.
+        self.base = base or Path(tempfile.mkdtemp(prefix="obcms-test-postgres-"))
         self.host = host
         self.port = free_port(host)
         self.max_connections = max_connections
-        self.data = base / "data"
-        self.log = base / "postgres.log"
+        self.data = self.base / "data"
+        self.log = self.base / "postgres.log"
         self.password = "test-superuser-password"
         self.process: subprocess.Popen | None = None
         self.user = "postgres" if os.geteuid() == 0 else None
@@ -37,28 +40,53 @@ class PostgresServer:
             account = pwd.getpwnam(self.user)
             for path in (self.base, pwfile):
                 os.chown(path, account.pw_uid, account.pw_gid)
-        subprocess.run(
-            [postgres_bin("initdb"), "-D", str(self.data), "--username=postgres", f"--pwfile={pwfile}",
-             "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8"],
-            check=True, capture_output=True, **self.run_as(),
+        result = subprocess.run(
+            [
+                postgres_bin("initdb"),
+                "-D",
+                str(self.data),
+                "--username=postgres",
+                f"--pwfile={pwfile}",
+                "--auth=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            **self.run_as(),
         )
+        if result.returncode != 0:
+            raise RuntimeError(f"initdb failed:\n{result.stdout}{result.stderr}")
 
     def start(self) -> "PostgresServer":
         if not self.data.exists():
             self.init()
         self.process = start(
-            [postgres_bin("postgres"), "-D", str(self.data), "-c", f"listen_addresses={self.host}",
-             "-c", f"port={self.port}", "-c", f"unix_socket_directories={self.base}",
-             "-c", f"max_connections={self.max_connections}", "-c", "fsync=off"],
-            self.log, cwd=self.base, **self.run_as(),
+            [
+                postgres_bin("postgres"),
+                "-D",
+                str(self.data),
+                "-c",
+                f"listen_addresses={self.host}",
+                "-c",
+                f"port={self.port}",
+                "-c",
+                f"unix_socket_directories={self.base}",
+                "-c",
+                f"max_connections={self.max_connections}",
+                "-c",
+                "fsync=off",
+            ],
+            self.log,
+            cwd=self.base,
+            **self.run_as(),
         )
         wait_until(self.accepting, 30, "PostgreSQL", process=self.process, log=self.log)
         return self
 
     def accepting(self) -> bool:
-        ready = subprocess.run(
-            [postgres_bin("pg_isready"), "-h", self.host, "-p", str(self.port), "-q"], check=False
-        )
+        ready = subprocess.run([postgres_bin("pg_isready"), "-h", self.host, "-p", str(self.port), "-q"], check=False)
         return ready.returncode == 0
 
     def stop(self) -> None:
@@ -68,10 +96,29 @@ class PostgresServer:
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         result = subprocess.run(
-            [postgres_bin("psql"), "-h", self.host, "-p", str(self.port), "-U", "postgres", "-d", database,
-             "-v", "ON_ERROR_STOP=1", "-At", "-c", sql],
-            check=True, capture_output=True, text=True, env={**os.environ, "PGPASSWORD": self.password},
+            [
+                postgres_bin("psql"),
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+                "-c",
+                sql,
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PGPASSWORD": self.password},
         )
+        if result.returncode != 0:
+            raise RuntimeError(f"psql failed on {sql!r}: {result.stderr.strip()}")
         return result.stdout.strip()
 
     def create_database(self, name: str, owner: str = "app", password: str = "app-password") -> str:

@@ -23,8 +23,19 @@ class RedisServer:
     def start(self) -> "RedisServer":
         self.base.mkdir(parents=True, exist_ok=True)
         self.process = start(
-            [require("redis-server"), "--bind", self.host, "--port", str(self.port), "--save", "",
-             "--appendonly", "no", "--dir", str(self.base)],
+            [
+                require("redis-server"),
+                "--bind",
+                self.host,
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.base),
+            ],
             self.log,
         )
         wait_until(lambda: port_open(self.host, self.port), 15, "Redis", process=self.process, log=self.log)

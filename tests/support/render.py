@@ -15,9 +15,7 @@ CACHE_DIR = TEMPLATE_ROOT / ".cache"
 
 def render(dst: Path, answers: dict | None = None, vcs_ref: str = "HEAD") -> Path:
     """Render like `copier copy --defaults --trust --data ...` (answers are validated)."""
-    run_copy(
-        str(TEMPLATE_ROOT), str(dst), data=answers or {}, defaults=True, unsafe=True, quiet=True, vcs_ref=vcs_ref
-    )
+    run_copy(str(TEMPLATE_ROOT), str(dst), data=answers or {}, defaults=True, unsafe=True, quiet=True, vcs_ref=vcs_ref)
     return dst
 
 
@@ -50,8 +48,14 @@ def project_venv(project: Path) -> Path:
         if not (venv / ".complete").exists():
             subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
             subprocess.run(
-                [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
-                 "-r", str(project / "requirements" / "development.txt")],
+                [
+                    str(venv / "bin" / "pip"),
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "-r",
+                    str(project / "requirements" / "development.txt"),
+                ],
                 check=True,
             )
             (venv / ".complete").touch()

@@ -1,0 +1,38 @@
+import pytest
+from django.http import HttpResponse
+from django.test import RequestFactory
+
+from common.middleware import RealClientIPMiddleware
+
+
+@pytest.fixture
+def middleware(settings):
+    settings.TRUSTED_PROXY_NETWORKS = ["127.0.0.0/8", "172.16.0.0/12"]
+    return RealClientIPMiddleware(lambda request: HttpResponse(request.META["REMOTE_ADDR"]))
+
+
+def client_address(middleware, peer, forwarded_for=None):
+    extra = {"REMOTE_ADDR": peer}
+    if forwarded_for is not None:
+        extra["HTTP_X_FORWARDED_FOR"] = forwarded_for
+    return middleware(RequestFactory().get("/", **extra)).content.decode()
+
+
+def test_direct_request_keeps_its_own_address_even_with_a_forged_header(middleware):
+    assert client_address(middleware, "203.0.113.9", "198.51.100.7") == "203.0.113.9"
+
+
+def test_address_seen_by_a_trusted_proxy_is_the_client(middleware):
+    assert client_address(middleware, "172.18.0.5", "198.51.100.7") == "198.51.100.7"
+
+
+def test_addresses_a_client_prepended_are_ignored(middleware):
+    assert client_address(middleware, "172.18.0.5", "10.9.9.9, 1.2.3.4, 198.51.100.7") == "198.51.100.7"
+
+
+def test_a_chain_of_trusted_proxies_is_walked(middleware):
+    assert client_address(middleware, "127.0.0.1", "198.51.100.7, 172.18.0.9") == "198.51.100.7"
+
+
+def test_garbage_in_the_header_is_not_believed(middleware):
+    assert client_address(middleware, "172.18.0.5", "not-an-address") == "172.18.0.5"

@@ -1,0 +1,23 @@
+"""The template repository's own code is as clean as what it renders."""
+
+import subprocess
+
+from support.binaries import require
+from support.render import TEMPLATE_ROOT
+
+
+def run(*args):
+    return subprocess.run(args, cwd=TEMPLATE_ROOT, capture_output=True, text=True, check=False)
+
+
+def test_repository_python_passes_ruff():
+    check = run(require("ruff"), "check", "--no-cache", ".")
+    assert check.returncode == 0, check.stdout
+    fmt = run(require("ruff"), "format", "--no-cache", "--check", ".")
+    assert fmt.returncode == 0, fmt.stdout
+
+
+def test_repository_shell_passes_shellcheck():
+    scripts = sorted(str(path) for path in (TEMPLATE_ROOT / "bin").iterdir() if path.is_file())
+    result = run(require("shellcheck"), *scripts, str(TEMPLATE_ROOT / ".ci" / "run"))
+    assert result.returncode == 0, result.stdout

@@ -1,0 +1,107 @@
+"""Production settings: `check --deploy` is clean, and every unsafe or missing
+setting stops the processes before they serve anything."""
+
+import json
+import subprocess
+
+import pytest
+
+from support.gunicorn import GunicornServer
+from support.processes import port_open
+from support.render import project_env
+
+
+def manage(project, venv, env, *args, timeout=60):
+    return subprocess.run(
+        [str(venv / "bin" / "python"), "manage.py", *args],
+        cwd=project / "src",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture
+def production_env(default_project, venv, database_url, redis):
+    return project_env(default_project, venv, DATABASE_URL=database_url, REDIS_URL=redis.url)
+
+
+def test_check_deploy_reports_no_issues(default_project, venv, production_env):
+    result = manage(default_project, venv, production_env, "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_host_lists_with_stray_spaces_are_trimmed(default_project, venv, production_env):
+    env = {
+        **production_env,
+        "ALLOWED_HOSTS": " obcms.gov.ph , www.obcms.gov.ph,, ",
+        "CSRF_TRUSTED_ORIGINS": "https://obcms.gov.ph ,  https://www.obcms.gov.ph",
+    }
+    script = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        "print(json.dumps([settings.ALLOWED_HOSTS, settings.CSRF_TRUSTED_ORIGINS]))"
+    )
+    result = manage(default_project, venv, env, "shell", "--verbosity", "0", "-c", script)
+    assert result.returncode == 0, result.stderr
+    hosts, origins = json.loads(result.stdout)
+    assert hosts == ["obcms.gov.ph", "www.obcms.gov.ph"]
+    assert origins == ["https://obcms.gov.ph", "https://www.obcms.gov.ph"]
+
+
+LONG_RANDOM = "q8Z3vJ0wXbT5nL2mR7yK1cF4hD9sG6aP-u_eWiOoYtNxVzMjBkCl"
+
+REFUSALS = {
+    "secret key missing": ({"SECRET_KEY": None}, "SECRET_KEY is not set"),
+    "secret key short": ({"SECRET_KEY": "only-twenty-chars-x1"}, "SECRET_KEY is 20 characters long"),
+    "secret key insecure default": (
+        {"SECRET_KEY": "django-insecure-" + LONG_RANDOM},
+        "SECRET_KEY is an insecure default or placeholder",
+    ),
+    "hosts empty": ({"ALLOWED_HOSTS": " , "}, "ALLOWED_HOSTS is empty"),
+    "hosts wildcard": ({"ALLOWED_HOSTS": "obcms.gov.ph,*"}, "ALLOWED_HOSTS contains '*'"),
+    "origin without https": (
+        {"CSRF_TRUSTED_ORIGINS": "https://obcms.gov.ph,obcms.gov.ph"},
+        "CSRF_TRUSTED_ORIGINS entry 'obcms.gov.ph' must start with https://",
+    ),
+    "console e-mail": ({"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}, "EMAIL_BACKEND is"),
+    "locmem e-mail": ({"EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}, "EMAIL_BACKEND is"),
+    "database url missing": ({"DATABASE_URL": None}, "DATABASE_URL is not set"),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_unsafe_settings_are_refused_and_nothing_starts(case, default_project, venv, production_env, tmp_path):
+    changes, message = REFUSALS[case]
+    env = {key: value for key, value in {**production_env, **changes}.items() if value is not None}
+
+    # manage.py (the migrate job, any admin command) refuses...
+    result = manage(default_project, venv, env, "check", "--deploy")
+    assert result.returncode != 0
+    assert "Refusing to start with these production settings" in result.stderr
+    assert message in result.stderr
+
+    # ...and so does gunicorn: it exits without ever listening.
+    server = GunicornServer(default_project, venv, env, tmp_path / "gunicorn.log")
+    server.process = subprocess.Popen(
+        server.command,
+        cwd=default_project,
+        env=server.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output, _ = server.process.communicate(timeout=60)
+    assert server.process.returncode != 0
+    assert message in output
+    assert not port_open("127.0.0.1", server.port)
+
+
+def test_every_problem_is_reported_at_once(default_project, venv, production_env):
+    env = {**production_env, "SECRET_KEY": "short", "ALLOWED_HOSTS": "*"}
+    env.pop("DATABASE_URL")
+    result = manage(default_project, venv, env, "check")
+    for message in ("SECRET_KEY is 5 characters long", "ALLOWED_HOSTS contains '*'", "DATABASE_URL is not set"):
+        assert message in result.stderr

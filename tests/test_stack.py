@@ -1,0 +1,178 @@
+"""The running stack: real nginx (rendered conf, self-signed certificate) ->
+gunicorn (rendered gunicorn.conf.py, production settings) -> PostgreSQL, Redis."""
+
+import http.client
+import json
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+from support.gunicorn import GunicornServer
+from support.http import Response, request
+from support.nginx import NginxServer, make_certificate
+from support.redis import RedisServer
+from support.render import project_env
+
+DOMAIN = "obcms.gov.ph"
+ADMIN_PASSWORD = "a-long-test-password-for-the-admin"
+
+
+@dataclass
+class Stack:
+    project: Path
+    env: dict
+    redis: RedisServer
+    gunicorn: GunicornServer
+    nginx: NginxServer
+    ca: Path
+
+    def https(self, path: str, **kwargs) -> Response:
+        return request(self.nginx.https_port, path, host_header=DOMAIN, tls_ca=self.ca, **kwargs)
+
+    def http(self, path: str, **kwargs) -> Response:
+        return request(self.nginx.http_port, path, host_header=DOMAIN, **kwargs)
+
+
+def manage(stack_project, venv, env, *args):
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "manage.py", *args],
+        cwd=stack_project / "src",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def stack(default_project, venv, postgres, tmp_path_factory):
+    base = tmp_path_factory.mktemp("stack")
+    project = base / "project"
+    shutil.copytree(default_project, project)
+    redis = RedisServer(base / "redis").start()
+    env = project_env(
+        project,
+        venv,
+        DATABASE_URL=postgres.create_database("stack"),
+        REDIS_URL=redis.url,
+        DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
+    )
+    manage(project, venv, env, "collectstatic", "--noinput")  # as the image build does
+    manage(project, venv, env, "migrate_safely")
+    manage(project, venv, env, "createsuperuser", "--noinput", "--username", "admin", "--email", f"admin@{DOMAIN}")
+    gunicorn = GunicornServer(project, venv, env, base / "gunicorn.log").start()
+    ca = make_certificate(base / "certs", [DOMAIN, f"www.{DOMAIN}"])
+    nginx = NginxServer(
+        base / "nginx", project / "deploy/nginx/obcms.conf", gunicorn.port, base / "certs", project / "src/media"
+    ).start()
+    yield Stack(project, env, redis, gunicorn, nginx, ca)
+    nginx.stop()
+    gunicorn.stop()
+    redis.stop()
+
+
+def test_health_answers_json_over_https(stack):
+    response = stack.https("/health/")
+    assert response.status == 200
+    assert response.header("content-type") == "application/json"
+    assert json.loads(response.body)["status"] == "healthy"
+
+
+def test_readiness_follows_redis_without_restarting_gunicorn(stack):
+    assert stack.https("/ready/").status == 200
+    master = stack.gunicorn.process.pid
+
+    stack.redis.stop()
+    stopped = time.monotonic()
+    while (response := stack.https("/ready/")).status != 503:
+        assert time.monotonic() - stopped < 3, "still ready 3 s after Redis stopped"
+        time.sleep(0.1)
+    assert json.loads(response.body)["checks"] == {"database": True, "cache": False}
+    assert time.monotonic() - stopped < 3
+
+    stack.redis.start()  # the same port again
+    back = time.monotonic()
+    while stack.https("/ready/").status != 200:
+        assert time.monotonic() - back < 10, "not ready 10 s after Redis came back"
+        time.sleep(0.2)
+    assert stack.gunicorn.process.pid == master and stack.gunicorn.process.poll() is None
+
+
+def test_plain_http_redirects_to_https(stack):
+    response = stack.http("/admin/?page=2")
+    assert response.status == 301
+    assert response.header("location") == f"https://{DOMAIN}/admin/?page=2"
+
+
+def test_a_forged_forwarded_proto_over_plain_http_is_not_believed(stack):
+    response = stack.http("/admin/login/", headers={"X-Forwarded-Proto": "https"})
+    assert response.status == 301
+    assert response.header("location").startswith("https://")
+
+
+def test_a_forged_forwarded_proto_over_https_is_replaced(stack):
+    """nginx overwrites the header with the scheme it saw: no redirect loop."""
+    assert stack.https("/admin/login/", headers={"X-Forwarded-Proto": "http"}).status == 200
+
+
+def test_unknown_host_names_are_dropped_by_nginx(stack):
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
+        request(stack.nginx.http_port, "/admin/", host_header="attacker.example")
+
+
+def test_https_responses_carry_security_headers_and_secure_cookies(stack):
+    response = stack.https("/admin/login/")
+    assert response.status == 200
+    assert response.header("strict-transport-security") == "max-age=31536000; includeSubDomains; preload"
+    assert response.header("x-content-type-options") == "nosniff"
+    assert response.header("x-frame-options") == "DENY"
+    assert response.header("referrer-policy") == "same-origin"
+    csrf_cookie = next(cookie for cookie in response.cookies if cookie.startswith("csrftoken="))
+    assert "Secure" in csrf_cookie and "HttpOnly" in csrf_cookie
+
+
+def test_admin_css_is_hashed_immutable_and_compressed(stack):
+    page = stack.https("/admin/login/").body.decode()
+    css = re.search(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', page)
+    assert css, "the login page links the hashed stylesheet"
+    response = stack.https(css.group(1), headers={"Accept-Encoding": "br, gzip"})
+    assert response.status == 200
+    assert response.header("content-encoding") == "br"
+    cache_control = response.header("cache-control")
+    assert "immutable" in cache_control
+    assert int(re.search(r"max-age=(\d+)", cache_control).group(1)) >= 365 * 24 * 3600
+
+
+def test_admin_login_post_over_https_passes_csrf(stack):
+    page = stack.https("/admin/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.body.decode()).group(1)
+    csrf_cookie = next(c for c in page.cookies if c.startswith("csrftoken=")).split(";")[0]
+    form = urlencode(
+        {"csrfmiddlewaretoken": token, "username": "admin", "password": ADMIN_PASSWORD, "next": "/admin/"}
+    ).encode()
+    response = stack.https(
+        "/admin/login/?next=/admin/",
+        method="POST",
+        body=form,
+        headers={
+            "Cookie": csrf_cookie,
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Origin": f"https://{DOMAIN}",
+            "Referer": f"https://{DOMAIN}/admin/login/",
+        },
+    )
+    assert response.status == 302, response.body[:500]
+    assert response.header("location") == "/admin/"
+    session = next(c for c in response.cookies if c.startswith("sessionid="))
+    assert "Secure" in session and "HttpOnly" in session
+    dashboard = stack.https("/admin/", headers={"Cookie": session.split(";")[0]})
+    assert dashboard.status == 200 and b"Site administration" in dashboard.body
