@@ -1,10 +1,11 @@
 """The default render: complete, no leftover Jinja, clean text, secrets only in .env."""
 
-import re
 import stat
 import subprocess
 
 import yaml
+
+from support import output_checks
 
 EXPECTED_FILES = [
     ".copier-answers.yml",
@@ -43,51 +44,13 @@ EXPECTED_FILES = [
     "src/obc_management/settings/test.py",
 ]
 
-JINJA_LEFTOVER = re.compile(r"\{\{-? *[\w.]+|\{%-? *\w+|\{#")
-
-
-def text_files(root):
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and ".git" not in path.relative_to(root).parts:
-            yield path
-
-
-def test_default_render_has_the_documented_layout(default_project):
-    missing = [name for name in EXPECTED_FILES if not (default_project / name).is_file()]
-    assert missing == []
-
 
 def test_no_jinja_is_left_in_names_or_contents(default_project):
-    leftovers = []
-    for path in text_files(default_project):
-        relative = path.relative_to(default_project)
-        if path.suffix == ".jinja" or "{{" in str(relative):
-            leftovers.append(f"{relative}: file name")
-        for number, line in enumerate(path.read_text().splitlines(), 1):
-            if JINJA_LEFTOVER.search(line):
-                leftovers.append(f"{relative}:{number}: {line.strip()}")
-    assert leftovers == []
+    assert output_checks.jinja_leftovers(default_project) == []
 
 
 def test_rendered_text_is_tidy(default_project):
-    """As clear as a hand-written file: no runs of blank lines, no trailing
-    spaces, one final newline."""
-    problems = []
-    for path in text_files(default_project):
-        relative = path.relative_to(default_project)
-        text = path.read_text()
-        if not text:
-            continue  # an empty __init__.py
-        if not text.endswith("\n") or text.endswith("\n\n"):
-            problems.append(f"{relative}: must end with exactly one newline")
-        if text.startswith("\n"):
-            problems.append(f"{relative}: starts with a blank line")
-        if "\n\n\n\n" in text or (path.suffix != ".py" and "\n\n\n" in text):
-            problems.append(f"{relative}: a run of blank lines")
-        for number, line in enumerate(text.splitlines(), 1):
-            if line != line.rstrip():
-                problems.append(f"{relative}:{number}: trailing white space")
-    assert problems == []
+    assert output_checks.untidy_text(default_project) == []
 
 
 def test_env_holds_fresh_secrets_and_is_ignored(default_project):

@@ -1,34 +1,36 @@
-"""A Celery worker started from the rendered celery.py, as the compose file does."""
+"""A Celery worker run natively with the command of the `celery` service in
+the rendered docker-compose.prod.yml."""
 
 import subprocess
 from pathlib import Path
 
-from .binaries import venv_bin
+import yaml
+
 from .processes import start, stop, wait_until
+
+
+def compose_command(project: Path, service: str) -> list[str]:
+    compose = yaml.safe_load((project / "docker-compose.prod.yml").read_text())
+    return list(compose["services"][service]["command"])
 
 
 class CeleryWorker:
     def __init__(
         self, project: Path, venv: Path, env: dict[str, str], log: Path, name: str = "worker", concurrency: int = 2
     ):
-        self.log = log
+        command = compose_command(project, "celery")
+        assert command[0] == "celery"
         self.command = [
-            venv_bin(venv, "celery"),
-            "--workdir",
-            "src",
-            "--app",
-            project_package_name(project),
-            "worker",
-            "--loglevel",
-            "INFO",
+            str(venv / "bin" / "celery"),
+            *command[1:],
             "--concurrency",
             str(concurrency),
             "--hostname",
             f"{name}@%h",
         ]
         self.project = project
-        # As docker-compose.prod.yml: SIGTERM starts the soft shutdown.
-        self.env = {**env, "REMAP_SIGTERM": "SIGQUIT"}
+        self.env = {**env, **compose_environment(project, "celery")}
+        self.log = log
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> "CeleryWorker":
@@ -47,7 +49,9 @@ class CeleryWorker:
         return stop(self.process, timeout=timeout) if self.process else 0
 
 
-def project_package_name(project: Path) -> str:
-    from .render import project_package
-
-    return project_package(project)
+def compose_environment(project: Path, service: str) -> dict[str, str]:
+    """The fixed (non-interpolated) variables the compose file gives a service,
+    such as REMAP_SIGTERM; those built from .env are the test's business."""
+    compose = yaml.safe_load((project / "docker-compose.prod.yml").read_text())
+    environment = compose["services"][service].get("environment", {})
+    return {key: str(value) for key, value in environment.items() if "${" not in str(value)}

@@ -1,6 +1,7 @@
 """Reading a Dockerfile's stages: their ENV and RUN instructions, so that a
 test can run the build commands natively with exactly that environment."""
 
+import json
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,3 +66,11 @@ def parse(path: Path) -> dict[str, Stage]:
         elif keyword == "RUN":
             stage.runs.append((arguments, dict(stage.env), stage.workdir))
     return stages
+
+
+def healthcheck(path: Path) -> list[str]:
+    """The exec-form command of the Dockerfile's HEALTHCHECK."""
+    for keyword, arguments in instructions(path.read_text()):
+        if keyword == "HEALTHCHECK":
+            return json.loads(arguments.split(" CMD ", 1)[1])
+    raise AssertionError(f"{path} has no HEALTHCHECK")

@@ -1,0 +1,39 @@
+"""What Coolify does with a compose file before it runs it."""
+
+import secrets
+from pathlib import Path
+
+import yaml
+
+# Keys Coolify's "Docker Compose" build pack understands and Compose does
+# not; Coolify removes them before it runs `docker compose config`.
+COOLIFY_KEYS = ("exclude_from_hc",)
+
+
+def injected_variables(domain: str = "obcms.gov.ph") -> dict[str, str]:
+    """The magic variables Coolify generates for our compose file."""
+    return {
+        "SERVICE_USER_POSTGRES": secrets.token_hex(8),
+        "SERVICE_PASSWORD_POSTGRES": secrets.token_urlsafe(24),
+        "SERVICE_PASSWORD_REDIS": secrets.token_urlsafe(24),
+        "SERVICE_BASE64_64_SECRETKEY": secrets.token_hex(32),
+        "SERVICE_PASSWORD_64_HEALTHCHECK": secrets.token_urlsafe(48),
+        "SERVICE_USER_FLOWER": secrets.token_hex(8),
+        "SERVICE_PASSWORD_FLOWER": secrets.token_urlsafe(24),
+        "SERVICE_FQDN_WEB": domain,
+        "SERVICE_URL_WEB": f"https://{domain}",
+    }
+
+
+def prepare_deployment(project: Path, workdir: Path) -> dict[str, str]:
+    """Lay out the compose file as Coolify would: its own keys stripped, and a
+    .env of the variables it injects. Returns those variables."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    compose = yaml.safe_load((project / "docker-compose.prod.yml").read_text())
+    for service in compose["services"].values():
+        for key in COOLIFY_KEYS:
+            service.pop(key, None)
+    (workdir / "docker-compose.prod.yml").write_text(yaml.safe_dump(compose, sort_keys=False))
+    injected = injected_variables()
+    (workdir / ".env").write_text("".join(f"{key}={value}\n" for key, value in injected.items()))
+    return injected

@@ -1,0 +1,174 @@
+"""The checks every rendered project must pass. Each returns a list of
+problems (empty when the check passes), so tests can assert `== []` and see
+every problem at once."""
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from . import coolify
+from .binaries import require, venv_bin
+from .nginx import make_certificate, wrapper_conf
+from .render import project_env, read_answers
+
+JINJA_LEFTOVER = re.compile(r"\{\{-? *[\w.]+|\{%-? *\w+|\{#")
+
+
+def run(args, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, text=True, check=False, **kwargs)
+
+
+def rendered_files(project: Path):
+    for path in sorted(project.rglob("*")):
+        if path.is_file() and ".git" not in path.relative_to(project).parts:
+            yield path
+
+
+def jinja_leftovers(project: Path) -> list[str]:
+    found = []
+    for path in rendered_files(project):
+        relative = path.relative_to(project)
+        if path.suffix == ".jinja" or "{{" in str(relative):
+            found.append(f"{relative}: file name")
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if JINJA_LEFTOVER.search(line):
+                found.append(f"{relative}:{number}: {line.strip()}")
+    return found
+
+
+def untidy_text(project: Path) -> list[str]:
+    """As clear as a hand-written file: no runs of blank lines, no trailing
+    spaces, one final newline."""
+    found = []
+    for path in rendered_files(project):
+        relative, text = path.relative_to(project), path.read_text()
+        if not text:
+            continue  # an empty __init__.py
+        if not text.endswith("\n") or text.endswith("\n\n"):
+            found.append(f"{relative}: must end with exactly one newline")
+        if text.startswith("\n"):
+            found.append(f"{relative}: starts with a blank line")
+        if "\n\n\n\n" in text or (path.suffix != ".py" and "\n\n\n" in text):
+            found.append(f"{relative}: a run of blank lines")
+        found += [
+            f"{relative}:{n}: trailing white space"
+            for n, line in enumerate(text.splitlines(), 1)
+            if line != line.rstrip()
+        ]
+    return found
+
+
+def ruff_problems(project: Path) -> list[str]:
+    ruff = require("ruff")
+    found = []
+    for args in (["check", "--no-cache", "."], ["format", "--no-cache", "--check", "."]):
+        result = run([ruff, *args], cwd=project)
+        if result.returncode != 0:
+            found.append(f"ruff {args[0]}: {result.stdout}{result.stderr}")
+    return found
+
+
+def hadolint_problems(project: Path) -> list[str]:
+    result = run([require("hadolint"), "--failure-threshold", "error", "Dockerfile"], cwd=project)
+    return [] if result.returncode == 0 else [f"hadolint: {result.stdout}{result.stderr}"]
+
+
+def compose_config(workdir: Path, compose_file: str, *extra: str) -> subprocess.CompletedProcess:
+    """The real Compose binary, with nothing but the files in workdir (it reads
+    .env there itself)."""
+    return run(
+        [require("docker-compose"), "-f", compose_file, "config", *extra],
+        cwd=workdir,
+        env={"PATH": os.environ["PATH"], "HOME": str(workdir)},
+    )
+
+
+def compose_problems(project: Path, workdir: Path) -> list[str]:
+    found = []
+    if read_answers(project)["deploy_target"] == "coolify":
+        coolify.prepare_deployment(project, workdir)
+        prod = compose_config(workdir, "docker-compose.prod.yml", "--quiet")
+    else:
+        prod = compose_config(project, "docker-compose.prod.yml", "--quiet")
+    dev = compose_config(project, "docker-compose.yml", "--quiet")
+    for name, result in (("docker-compose.prod.yml", prod), ("docker-compose.yml", dev)):
+        if result.returncode != 0 or "variable is not set" in result.stderr:
+            found.append(f"compose config {name}: {result.stderr}")
+    return found
+
+
+def nginx_problems(project: Path, workdir: Path) -> list[str]:
+    """nginx -t on the rendered conf exactly as rendered, with the names it
+    expects (/etc/nginx/certs, the `web` host) provided in a private mount
+    namespace. Nothing to check when the target has no nginx."""
+    confs = sorted((project / "deploy" / "nginx").glob("*.conf"))
+    if read_answers(project)["deploy_target"] != "compose":
+        return [f"{conf}: nginx conf rendered for a target without nginx" for conf in confs]
+    if len(confs) != 1:
+        return [f"expected one nginx conf, found {confs}"]
+    etc = workdir / "etc-nginx"
+    (etc / "conf.d").mkdir(parents=True)
+    shutil.copy("/etc/nginx/mime.types", etc / "mime.types")
+    shutil.copytree(project / "deploy" / "nginx", etc / "conf.d", dirs_exist_ok=True)
+    answers = read_answers(project)
+    make_certificate(etc / "certs", [answers["domain_name"], *answers["extra_domains"]])
+    prefix = workdir / "prefix"
+    prefix.mkdir()
+    (etc / "nginx.conf").write_text(wrapper_conf(prefix, Path("/etc/nginx/conf.d") / confs[0].name))
+    hosts = workdir / "hosts"
+    hosts.write_text("127.0.0.1 localhost web\n")
+    nginx = require("nginx")
+    script = f"mount --bind {etc} /etc/nginx && mount --bind {hosts} /etc/hosts && {nginx} -t -c /etc/nginx/nginx.conf"
+    result = run([require("unshare"), "--mount", "--propagation", "private", "sh", "-c", script])
+    return [] if result.returncode == 0 else [f"nginx -t: {result.stderr}"]
+
+
+def is_shell_script(path: Path) -> bool:
+    first_line = path.read_bytes().split(b"\n", 1)[0]
+    return path.suffix == ".sh" or (first_line.startswith(b"#!") and first_line.endswith((b"sh", b"bash")))
+
+
+def shellcheck_problems(project: Path) -> list[str]:
+    scripts = [path for path in rendered_files(project) if is_shell_script(path)]
+    if not scripts:
+        return ["the render has no shell scripts to check"]
+    result = run([require("shellcheck"), *map(str, scripts)])
+    return [] if result.returncode == 0 else [f"shellcheck: {result.stdout}"]
+
+
+def check_deploy_problems(project: Path, venv: Path, database_url: str, redis_url: str) -> list[str]:
+    """`manage.py check --deploy --fail-level WARNING` with the production
+    settings and the render's own .env: no issue at all."""
+    env = project_env(project, venv, DATABASE_URL=database_url, REDIS_URL=redis_url, **placeholder_credentials(project))
+    result = run(
+        [venv_bin(venv, "python"), "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=project / "src",
+        env=env,
+        timeout=120,
+    )
+    if result.returncode != 0 or "System check identified no issues (0 silenced)." not in result.stdout:
+        return [f"check --deploy: {result.stdout}{result.stderr}"]
+    return []
+
+
+def placeholder_credentials(project: Path) -> dict[str, str]:
+    """Values an owner fills in after rendering, and which the checks only
+    need to be present (nothing connects to them)."""
+    if read_answers(project).get("media_storage") == "s3":
+        return {"AWS_ACCESS_KEY_ID": "test-access-key", "AWS_SECRET_ACCESS_KEY": "test-secret-key"}
+    return {}
+
+
+def all_problems(project: Path, venv: Path, workdir: Path, database_url: str, redis_url: str) -> list[str]:
+    return (
+        jinja_leftovers(project)
+        + untidy_text(project)
+        + ruff_problems(project)
+        + hadolint_problems(project)
+        + compose_problems(project, workdir / "compose")
+        + nginx_problems(project, workdir / "nginx")
+        + shellcheck_problems(project)
+        + check_deploy_problems(project, venv, database_url, redis_url)
+    )

@@ -1,0 +1,79 @@
+"""deploy_target: coolify — the compose file Coolify runs, with the variables
+Coolify injects, and its web health check against the production settings."""
+
+import json
+import subprocess
+
+import pytest
+import yaml
+
+from support import coolify, dockerfile, output_checks
+from support.gunicorn import GunicornServer
+from support.http import request
+from support.render import project_env, render
+
+
+@pytest.fixture(scope="module")
+def coolify_project(tmp_path_factory):
+    return render(tmp_path_factory.mktemp("coolify") / "project", {"deploy_target": "coolify"})
+
+
+@pytest.fixture(scope="module")
+def compose_config(coolify_project, tmp_path_factory):
+    """`docker compose config` as Coolify runs it: its .env of generated
+    values beside a copy of the file stripped of its own keys."""
+    workdir = tmp_path_factory.mktemp("coolify-deploy")
+    injected = coolify.prepare_deployment(coolify_project, workdir)
+    result = output_checks.compose_config(workdir, "docker-compose.prod.yml", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert "variable is not set" not in result.stderr, result.stderr
+    return json.loads(result.stdout), injected
+
+
+def test_coolify_compose_passes_the_real_compose_parser(compose_config):
+    config, injected = compose_config
+    web = config["services"]["web"]["environment"]
+    assert injected["SERVICE_PASSWORD_POSTGRES"] in web["DATABASE_URL"]
+    assert web["SECRET_KEY"] == injected["SERVICE_BASE64_64_SECRETKEY"]
+    assert web["ALLOWED_HOSTS"] == "obcms.gov.ph,www.obcms.gov.ph"
+    assert "SERVICE_FQDN_WEB_8000" in web, "Coolify routes the web domain to port 8000"
+
+
+def test_coolify_compose_publishes_no_ports_and_keeps_its_data(coolify_project, compose_config):
+    config, _ = compose_config
+    assert all("ports" not in service for service in config["services"].values())
+    assert "nginx" not in config["services"]
+    assert {"postgres_data", "redis_data", "media"} <= set(config["volumes"])
+    raw = yaml.safe_load((coolify_project / "docker-compose.prod.yml").read_text())
+    assert raw["services"]["migrate"]["exclude_from_hc"] is True
+    assert raw["services"]["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert not (coolify_project / "deploy" / "nginx").exists()
+
+
+def test_web_healthcheck_is_accepted_by_the_production_settings(
+    coolify_project, compose_config, venv, database_url, redis, tmp_path
+):
+    """The image's HEALTHCHECK, run as Docker runs it inside the container,
+    against gunicorn configured with the environment Compose gave web."""
+    config, _ = compose_config
+    web_env = {key: str(value) for key, value in config["services"]["web"]["environment"].items() if value}
+    env = project_env(coolify_project, venv, **{**web_env, "DATABASE_URL": database_url, "REDIS_URL": redis.url})
+    gunicorn = GunicornServer(coolify_project, venv, env, tmp_path / "gunicorn.log").start()
+    try:
+        healthcheck = dockerfile.healthcheck(coolify_project / "Dockerfile")
+        assert healthcheck == ["python", "scripts/healthcheck.py", "/health/"]
+        result = subprocess.run(
+            [str(venv / "bin" / "python"), *healthcheck[1:]],
+            cwd=coolify_project,
+            env={**env, "PORT": str(gunicorn.port)},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        # The probe's Host (127.0.0.1:port) is not an allowed host: any other
+        # path is refused, so it is the probe middleware that accepts it.
+        assert request(gunicorn.port, "/admin/login/", host_header=f"127.0.0.1:{gunicorn.port}").status == 400
+    finally:
+        gunicorn.stop()
