@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from .engine import DockerEngine
+from .engine import DEFAULT_BASE_DIR, DockerEngine
 from .standins import ImageReport
 
 # Where a default dockerd/containerd would write; this engine must not.
@@ -47,13 +47,18 @@ def _snapshot() -> dict[Path, float | None]:
 
 
 def test_second_engine_survives_a_crashed_run_and_stays_in_its_dir(
-    docker_engine: DockerEngine, standin_images: list[ImageReport], tmp_path_factory
+    docker_engine: DockerEngine, standin_images: list[ImageReport]
 ) -> None:
-    # A short base path: unix sockets live below it.
-    base = tmp_path_factory.mktemp("eng")
+    # Not under pytest's tmp dirs: another pytest run on the machine may prune
+    # those while this engine's processes still use them.
+    base = DEFAULT_BASE_DIR.parent / "docker-crash-test"
+    if base.exists():  # an interrupted earlier run: stop what it left, by its pid files
+        DockerEngine(base).start().stop()
+        subprocess.run(["rm", "-rf", str(base)], check=True, timeout=120)
+    base.mkdir(parents=True)
     before = _snapshot()
     image = "debian:trixie-slim"
-    tar = base.parent / "image.tar"
+    tar = base / "image.tar"
     docker_engine.docker("save", "-o", str(tar), image)
 
     # A test run that dies hard, and its dockerd with it; containerd, the shim
@@ -94,7 +99,7 @@ def test_second_engine_survives_a_crashed_run_and_stays_in_its_dir(
     finally:
         if not restarted:  # leave no orphaned containerd/shim behind a failure
             DockerEngine(base).start().stop()
-        subprocess.run(["rm", "-rf", str(base), str(tar)], check=True, timeout=120)
+        subprocess.run(["rm", "-rf", str(base)], check=True, timeout=120)
 
 
 def _zombie(pid: int) -> bool:

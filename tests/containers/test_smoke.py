@@ -119,6 +119,7 @@ def _compose_file(port: int) -> str:
               POSTGRES_DB: smokedb
             volumes:
               - dbdata:/var/lib/postgresql/data
+              - ./initdb:/docker-entrypoint-initdb.d:ro
             shm_size: 256m
             healthcheck:
               test: ["CMD-SHELL", "pg_isready --username \\"$${{POSTGRES_USER}}\\" --dbname \\"$${{POSTGRES_DB}}\\""]
@@ -224,6 +225,10 @@ def test_compose_stack(docker_engine: DockerEngine, standin_images: list[ImageRe
     port = _free_port()
     (tmp_path / "compose.yml").write_text(_compose_file(port))
     (tmp_path / "site.conf").write_text(SITE_CONF)
+    (tmp_path / "initdb").mkdir()
+    (tmp_path / "initdb" / "01-smoke.sql").write_text(
+        "CREATE TABLE from_initdb (note text); INSERT INTO from_initdb VALUES ('ran');\n"
+    )
 
     def compose(*args: str, timeout: float = 180.0, check: bool = True):
         return docker_engine.compose(
@@ -301,6 +306,12 @@ def test_compose_stack(docker_engine: DockerEngine, standin_images: list[ImageRe
         assert "Skipping initialization" in logs
         out = compose("exec", "-T", "db", "psql", "-U", "smoke", "-d", "smokedb", "-tAc", "select x from smoke").stdout
         assert out.strip() == "42"
+        out = compose(
+            "exec", "-T", "db", "psql", "-U", "smoke", "-d", "smokedb", "-tAc", "select note from from_initdb"
+        )
+        assert out.stdout.strip() == "ran"
+        # nginx logs requests to stdout, like the official image.
+        assert "GET /hello.txt" in compose("logs", "web").stdout
         print(f"\ncompose up --wait: {up_seconds:.1f} s, whole stack test: {time.monotonic() - t0:.1f} s")
     except CommandError:
         print(compose("logs", "--no-color", check=False, timeout=60).stdout[-4000:])

@@ -29,7 +29,9 @@ run_initdb_d() {
 				if [ -x "$f" ]; then
 					echo "$0: running $f"; "$f"
 				else
-					echo "$0: sourcing $f"; . "$f"
+					echo "$0: sourcing $f"
+					# shellcheck disable=SC1090
+					. "$f"
 				fi
 				;;
 			*.sql) echo "$0: running $f"; psql_init -f "$f" ;;
@@ -79,7 +81,8 @@ if [ "$1" = 'postgres' ]; then
 		# A temporary server on the socket only, for the database and scripts.
 		PGUSER="$POSTGRES_USER" pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -p 5432" -w start
 		if [ "$POSTGRES_DB" != 'postgres' ]; then
-			POSTGRES_DB=postgres psql_init --set db="$POSTGRES_DB" <<<'CREATE DATABASE :"db";'
+			psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --no-password --no-psqlrc \
+				--dbname postgres --set db="$POSTGRES_DB" <<<'CREATE DATABASE :"db";'
 		fi
 		run_initdb_d
 		pg_ctl -D "$PGDATA" -m fast -w stop
