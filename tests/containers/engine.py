@@ -35,12 +35,14 @@ import json
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Self
+
+from .daemon_files import LAUNCH_SH, containerd_toml, daemon_json
+from .processes import alive, cgroup_dirs, cmdline, mount_points, rmdir_quiet, terminate
 
 log = logging.getLogger(__name__)
 
@@ -60,21 +62,6 @@ MAX_BASE_LEN = 64
 
 # Client variables from the caller's shell that would point docker elsewhere.
 _FOREIGN_CLIENT_VARS = ("DOCKER_CONTEXT", "DOCKER_TLS", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
-
-_LAUNCH_SH = """\
-#!/bin/sh
-# Runs inside the private mount namespace made by `unshare --mount`.
-set -eu
-# containerd 1.6 puts shim sockets under /run/containerd/s whatever its config
-# says: give this namespace a /run whose writes land in our own directory.
-mount -t overlay overlay -o "lowerdir=/run,upperdir=$RUN_UPPER,workdir=$RUN_WORK" /run
-containerd --config "$CONTAINERD_CONFIG" >>"$CONTAINERD_LOG" 2>&1 &
-echo $! >"$CONTAINERD_PIDFILE"
-# dockerd gives up if containerd is not answering yet.
-i=0
-while [ ! -S "$CONTAINERD_SOCK" ] && [ "$i" -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
-exec "$@"  # dockerd, keeping this pid so the caller can signal it
-"""
 
 
 class EngineError(RuntimeError):
@@ -230,10 +217,10 @@ class DockerEngine:
         """Stop dockerd, then its containerd, then anything of theirs still alive."""
         proc, self._proc = self._proc, None
         if proc is not None:
-            _terminate(proc.pid, self.stop_timeout, proc)
+            terminate(proc.pid, self.stop_timeout, proc)
         containerd_pid = self._our_pid(self._containerd_pidfile)
         if containerd_pid:
-            _terminate(containerd_pid, self.stop_timeout)
+            terminate(containerd_pid, self.stop_timeout)
         self._kill_leftovers()
         self._remove_cgroups()
         if self._lock is not None:
@@ -406,23 +393,9 @@ class DockerEngine:
             self.config_dir / "cli-plugins",
         ):
             d.mkdir(parents=True, exist_ok=True)
-        # dockerd 20.10 writes its trust key next to /etc/docker/daemon.json
-        # unless told otherwise.
-        (b / "etc" / "daemon.json").write_text(
-            json.dumps({"deprecated-key-path": str(b / "etc" / "key.json")}, indent=2) + "\n"
-        )
-        (b / "etc" / "containerd.toml").write_text(
-            "version = 2\n"
-            f'root = "{b / "containerd" / "root"}"\n'
-            f'state = "{b / "containerd" / "state"}"\n'
-            f'temp = "{b / "containerd" / "tmp"}"\n'
-            'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
-            "\n[grpc]\n"
-            f'  address = "{self._containerd_sock}"\n'
-            '\n[plugins."io.containerd.internal.v1.opt"]\n'
-            f'  path = "{b / "containerd" / "opt"}"\n'
-        )
-        (b / "etc" / "launch.sh").write_text(_LAUNCH_SH)
+        (b / "etc" / "daemon.json").write_text(daemon_json(b))
+        (b / "etc" / "containerd.toml").write_text(containerd_toml(b, self._containerd_sock))
+        (b / "etc" / "launch.sh").write_text(LAUNCH_SH)
         cfg = self.config_dir / "config.json"
         if not cfg.exists():
             cfg.write_text("{}\n")
@@ -485,13 +458,13 @@ class DockerEngine:
         stale = [p for p in (self._our_pid(self._dockerd_pidfile), self._our_pid(self._containerd_pidfile)) if p]
         for pid in stale:
             log.warning("stopping a leftover process of an earlier run of this engine: pid %d", pid)
-            _terminate(pid, self.stop_timeout)
+            terminate(pid, self.stop_timeout)
         self._kill_leftovers()
         self._remove_cgroups()
         # Mounts live in the engine's private namespace and die with it; a
         # mount visible here would mean rm -rf could reach into another file
         # system, so refuse instead.
-        mounts = [m for m in _mount_points() if m == self.base or self.base in m.parents]
+        mounts = [m for m in mount_points() if m == self.base or self.base in m.parents]
         if mounts:
             raise EngineError(f"mounts below {self.base} (unmount them first): {mounts}")
         for d in self._runtime_dirs:
@@ -503,7 +476,7 @@ class DockerEngine:
             pid = int(pidfile.read_text().strip())
         except (OSError, ValueError):
             return None
-        if _alive(pid) and str(self.base) in _cmdline(pid):
+        if alive(pid) and str(self.base) in cmdline(pid):
             return pid
         return None
 
@@ -516,37 +489,37 @@ class DockerEngine:
         """
         for pid in sorted(self._container_pids()):
             log.warning("killing a leftover container process of this engine: pid %d", pid)
-            _terminate(pid, 0.0)
+            terminate(pid, 0.0)
         for pid in sorted(self._shim_pids()):
             log.warning("stopping a leftover containerd shim of this engine: pid %d", pid)
-            _terminate(pid, 5.0)
+            terminate(pid, 5.0)
 
     def _container_pids(self) -> set[int]:
         pids: set[int] = set()
-        for cg in _cgroup_dirs(self.cgroup_parent):
+        for cg in cgroup_dirs(self.cgroup_parent):
             for procs in cg.rglob("cgroup.procs"):
                 try:
                     pids.update(int(p) for p in procs.read_text().split())
                 except OSError:
                     pass
         pids.discard(os.getpid())
-        return {p for p in pids if _alive(p)}
+        return {p for p in pids if alive(p)}
 
     def _shim_pids(self) -> set[int]:
         sock = str(self._containerd_sock)
         pids = set()
         for entry in Path("/proc").iterdir():
-            if entry.name.isdigit() and sock in _cmdline(int(entry.name)).split("\0"):
+            if entry.name.isdigit() and sock in cmdline(int(entry.name)).split("\0"):
                 pids.add(int(entry.name))
         pids.discard(os.getpid())
-        return {p for p in pids if _alive(p)}
+        return {p for p in pids if alive(p)}
 
     def _remove_cgroups(self) -> None:
-        for cg in _cgroup_dirs(self.cgroup_parent):
+        for cg in cgroup_dirs(self.cgroup_parent):
             # Deepest first; a cgroup with live processes stays (rmdir fails).
             for d in sorted((p for p in cg.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-                _rmdir(d)
-            _rmdir(cg)
+                rmdir_quiet(d)
+            rmdir_quiet(cg)
 
 
 # -- pytest helper ---------------------------------------------------------------
@@ -624,89 +597,3 @@ def _text(data: str | bytes | None) -> str:
 
 def _tail(text: str, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def _alive(pid: int) -> bool:
-    """True while pid exists and is not a zombie waiting for its parent."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
-
-
-def _terminate(pid: int, timeout: float, proc: subprocess.Popen | None = None) -> None:
-    """SIGTERM pid, wait up to timeout, then SIGKILL and wait a little more (timeout 0: SIGKILL at once)."""
-    signals = ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)) if timeout > 0 else ((signal.SIGKILL, 10.0),)
-    for sig, wait in signals:
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            break
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if proc is not None:
-                if proc.poll() is not None:
-                    return
-            elif not _alive(pid):
-                return
-            time.sleep(0.1)
-        if sig == signal.SIGTERM:
-            log.warning("pid %d ignored SIGTERM for %.0f s: SIGKILL", pid, timeout)
-    if proc is not None:
-        proc.poll()
-
-
-def _mount_points() -> list[Path]:
-    with open("/proc/self/mountinfo") as f:
-        return [Path(line.split()[4].replace("\\040", " ")) for line in f]
-
-
-def _cgroup_dirs(name: str) -> list[Path]:
-    """Where a relative cgroup parent `name` lives in each mounted hierarchy.
-
-    Docker resolves a relative --cgroup-parent against the daemon's own cgroup,
-    which is ours too (dockerd is our child).
-    """
-    own: dict[str, str] = {}
-    for line in Path("/proc/self/cgroup").read_text().splitlines():
-        hid, controllers, path = line.split(":", 2)
-        own[controllers if hid != "0" else ""] = path
-    dirs = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            sep = fields.index("-")
-            fstype, options = fields[sep + 1], fields[sep + 3]
-            root, mountpoint = fields[3], fields[4]
-            if fstype == "cgroup2":
-                key = ""
-            elif fstype == "cgroup":
-                opts = options.split(",")
-                key = next((k for k in own if k and set(k.split(",")) <= set(opts)), None)
-                if key is None:
-                    continue
-            else:
-                continue
-            path = own.get(key)
-            if path is None:
-                continue
-            rel = os.path.relpath(path, root) if path.startswith(root) else path.lstrip("/")
-            d = Path(mountpoint) / rel / name
-            if d.is_dir():
-                dirs.append(d.resolve())
-    return dirs
-
-
-def _rmdir(d: Path) -> None:
-    try:
-        d.rmdir()
-    except OSError:
-        pass
