@@ -11,6 +11,7 @@ Everything it writes lives under one base directory (default
     config/     DOCKER_CONFIG for clients, with the compose CLI plugin
     logs/       dockerd.log, containerd.log
     tmp/        TMPDIR of the daemons
+    engine.lock flock held by the process that runs the engine
 
 Why our own containerd instead of the one dockerd would start: dockerd 20.10
 gives its managed containerd no plugin settings, so containerd's "opt" plugin
@@ -214,10 +215,23 @@ class DockerEngine:
         log.info("dockerd started, pid %d, base %s", self._proc.pid, self.base)
 
     def stop(self) -> None:
-        """Stop dockerd, then its containerd, then anything of theirs still alive."""
+        """Stop dockerd, then its containerd, then anything of theirs still alive.
+
+        On an object that was never started this cleans up after a crashed
+        run, unless another process owns the running engine (then it does
+        nothing).
+        """
+        if self._lock is None:
+            try:
+                self._take_lock()
+            except EngineError as exc:
+                log.warning("not stopping anything: %s", exc)
+                return
         proc, self._proc = self._proc, None
         if proc is not None:
             terminate(proc.pid, self.stop_timeout, proc)
+        elif dockerd_pid := self._our_pid(self._dockerd_pidfile):  # left by a crashed owner
+            terminate(dockerd_pid, self.stop_timeout)
         containerd_pid = self._our_pid(self._containerd_pidfile)
         if containerd_pid:
             terminate(containerd_pid, self.stop_timeout)

@@ -11,7 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-from .engine import DEFAULT_BASE_DIR, DockerEngine
+import pytest
+
+from .engine import DEFAULT_BASE_DIR, DockerEngine, EngineError
 from .standins import ImageReport
 
 # Where a default dockerd/containerd would write; this engine must not.
@@ -53,7 +55,7 @@ def test_second_engine_survives_a_crashed_run_and_stays_in_its_dir(
     # those while this engine's processes still use them.
     base = DEFAULT_BASE_DIR.parent / "docker-crash-test"
     if base.exists():  # an interrupted earlier run: stop what it left, by its pid files
-        DockerEngine(base).start().stop()
+        DockerEngine(base).stop()
         subprocess.run(["rm", "-rf", str(base)], check=True, timeout=120)
     base.mkdir(parents=True)
     before = _snapshot()
@@ -98,7 +100,7 @@ def test_second_engine_survives_a_crashed_run_and_stays_in_its_dir(
         print(f"\nrestart after a crashed run: {restart:.1f} s")
     finally:
         if not restarted:  # leave no orphaned containerd/shim behind a failure
-            DockerEngine(base).start().stop()
+            DockerEngine(base).stop()
         subprocess.run(["rm", "-rf", str(base)], check=True, timeout=120)
 
 
@@ -107,3 +109,11 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_a_second_object_cannot_start_or_stop_a_running_engine(docker_engine: DockerEngine) -> None:
+    other = DockerEngine(docker_engine.base)
+    other.stop()  # not the owner: does nothing
+    with pytest.raises(EngineError, match="engine.lock"):
+        other.start()
+    assert docker_engine.docker("info", "--format", "{{.ServerVersion}}").stdout.strip()
