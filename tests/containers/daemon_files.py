@@ -11,7 +11,8 @@ LAUNCH_SH = """\
 set -eu
 # containerd 1.6 puts shim sockets under /run/containerd/s whatever its config
 # says: give this namespace a /run whose writes land in our own directory.
-mount -t overlay overlay -o "lowerdir=/run,upperdir=$RUN_UPPER,workdir=$RUN_WORK" /run
+# -n: no utab, which would make util-linux create /run/mount on the host.
+mount -n -t overlay overlay -o "lowerdir=/run,upperdir=$RUN_UPPER,workdir=$RUN_WORK" /run
 containerd --config "$CONTAINERD_CONFIG" >>"$CONTAINERD_LOG" 2>&1 &
 echo $! >"$CONTAINERD_PIDFILE"
 # dockerd gives up if containerd is not answering yet.

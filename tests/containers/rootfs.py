@@ -62,6 +62,19 @@ Suites: {suite}-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 """
+# Left behind by debootstrap and package scripts; not in the official images
+# (run/mount is util-linux's, from debootstrap's mounts in the chroot).
+_CLEANUP = (
+    "var/lib/apt/lists/*",
+    "var/cache/apt/*.bin",
+    "var/cache/apt/archives/*.deb",
+    "var/cache/debconf/*-old",
+    "var/log/*.log",
+    "var/log/apt/*",
+    "dev/*",
+    "run/mount",
+    "run/adduser",
+)
 # Bump when the way a root file system is made changes in a way the
 # constants above do not show.
 _RECIPE_VERSION = 1
@@ -82,7 +95,7 @@ class RootfsSpec:
                 "suite": self.suite,
                 "packages": sorted(self.packages),
                 "mirror": self.mirror,
-                "slim": [_DPKG_SLIM, _APT_CONF, _SOURCES],
+                "slim": [_DPKG_SLIM, _APT_CONF, _SOURCES, _CLEANUP],
                 "recipe": _RECIPE_VERSION,
             },
             sort_keys=True,
@@ -193,15 +206,7 @@ def _slim(root: Path, spec: RootfsSpec) -> None:
             for item in doc.iterdir():
                 if item.name != "copyright":
                     _remove(item)
-    for pattern in (
-        "var/lib/apt/lists/*",
-        "var/cache/apt/*.bin",
-        "var/cache/apt/archives/*.deb",
-        "var/cache/debconf/*-old",
-        "var/log/*.log",
-        "var/log/apt/*",
-        "dev/*",
-    ):
+    for pattern in _CLEANUP:
         for item in root.glob(pattern):
             if item.name not in ("lock", "partial"):
                 _remove(item)

@@ -25,6 +25,7 @@ FOREIGN_PATHS = [
         "/run/docker",
         "/run/docker.sock",
         "/run/containerd",
+        "/run/mount",
         "/etc/docker/key.json",
         "/opt/containerd",
     )
