@@ -1,6 +1,6 @@
 """Benchmark of the rendered project: prints ratios measured side by side.
 
-    bench/run [--rounds 3] [--seconds 10] [--only health,static,db,workers,memory,render]
+    bench/run [--rounds 5] [--seconds 6] [--only health,static,db,workers,memory,render]
 
 Renders the template into a private directory, starts real PostgreSQL,
 Redis, nginx and gunicorn on loopback (the test suite's helpers), and loads
@@ -10,7 +10,9 @@ and every ratio is the median of the ratios of the same round, so that a
 machine whose speed drifts still compares like with like. Absolute numbers
 are context only: they depend on the machine and on what else runs on it.
 
-This is not a test: it never fails on a slow result, it only reports.
+Cells are short and rounds many: on a shared machine the load of other
+processes drifts within seconds, and the cells a ratio compares run back
+to back. This is not a test: it never fails on a slow result, it reports.
 """
 
 import argparse
@@ -125,6 +127,10 @@ def add_page(project: Path) -> None:
     with (package / "settings" / "overrides.py").open("a") as overrides:
         overrides.write('\nfrom .base import INSTALLED_APPS\n\nINSTALLED_APPS = [*INSTALLED_APPS, "benchpage"]\n')
     (project / "src" / "bench_raw.py").write_text(RAW_APP)
+    # Django's own request cycle, without the WSGI wrapper that answers /health/ first.
+    (project / "src" / "bench_django.py").write_text(
+        f"from {package.name}.wsgi import application as wrapped\n\napplication = getattr(wrapped, 'app', wrapped)\n"
+    )
 
 
 def gunicorn_conf(project: Path, name: str, extra: str) -> str:
@@ -368,21 +374,23 @@ def wrk(server: Server, connections: int, seconds: float, extra_headers: dict | 
 
 
 def measure(servers: list[Server], rounds: int, seconds: float, headers: dict | None = None, log=print) -> dict:
-    """Every server at every connection count in each round, in an order that
-    rotates; returns {(name, connections): [Load per round]}."""
+    """Each round runs every server at one connection count, then at the
+    next, so that the cells a ratio compares run back to back; the order of
+    the servers rotates from round to round. Returns {(name, connections):
+    [Load per round]}."""
     for server in servers:  # warm-up, not counted
         wrk(server, CONNECTIONS[0], min(2, seconds), headers)
-    cells = [(server, connections) for server in servers for connections in CONNECTIONS]
-    results: dict = {(server.name, connections): [] for server, connections in cells}
+    results: dict = {(server.name, connections): [] for server in servers for connections in CONNECTIONS}
     for number in range(rounds):
-        shift = number * len(CONNECTIONS) % len(cells)
-        for server, connections in cells[shift:] + cells[:shift]:
-            load = wrk(server, connections, seconds, headers)
-            results[(server.name, connections)].append(load)
-            log(
-                f"  round {number + 1} {server.name:<22} c={connections:<3} {load.rps:9.1f} req/s  "
-                f"p99 {load.p99_ms:8.1f} ms  errors {load.errors}"
-            )
+        shift = number % len(servers)
+        for connections in CONNECTIONS:
+            for server in servers[shift:] + servers[:shift]:
+                load = wrk(server, connections, seconds, headers)
+                results[(server.name, connections)].append(load)
+                log(
+                    f"  round {number + 1} {server.name:<22} c={connections:<3} {load.rps:9.1f} req/s  "
+                    f"p99 {load.p99_ms:8.1f} ms  errors {load.errors}"
+                )
     return results
 
 
@@ -461,9 +469,11 @@ def check_target(target: str, rps_ratio: float, p99_ratio: float) -> bool:
 def group_health(stack: Stack, report: Report, args) -> None:
     project, venv = stack.project("default", {})
     raw_conf = gunicorn_conf(project, "raw", 'wsgi_app = "bench_raw:application"')
+    django_conf = gunicorn_conf(project, "django", 'wsgi_app = "bench_django:application"')
     servers = [
         stack.gunicorn("template", project, venv, "/health/").start(),
         stack.gunicorn("raw-wsgi", project, venv, "/health/", conf=raw_conf).start(),
+        stack.gunicorn("django", project, venv, "/health/", conf=django_conf).start(),
         stack.gunicorn_bare("no-config", project, venv, "/health/", []).start(),
         # cookiecutter-django's compose/production/django/start, with its
         # .envs/.production/.django (WEB_CONCURRENCY=4).
@@ -482,6 +492,7 @@ def group_health(stack: Stack, report: Report, args) -> None:
         [
             ("template / raw WSGI (the limit)", "template", "raw-wsgi", ">= 0.6"),
             ("template / cookiecutter-django command", "template", "cookiecutter", ">= 1.1, p99 <= 1"),
+            ("template / Django's request cycle (HealthCheckMiddleware)", "template", "django", ""),
             ("template / gunicorn without config", "template", "no-config", ""),
             ("cookiecutter-django command / raw WSGI", "cookiecutter", "raw-wsgi", ""),
         ],
@@ -492,6 +503,7 @@ def group_health(stack: Stack, report: Report, args) -> None:
         {
             "template": "rendered gunicorn.conf.py",
             "raw-wsgi": "raw WSGI app, same settings",
+            "django": "/health/ through Django (first middleware), same settings",
             "no-config": "gunicorn, no config (1 sync worker)",
             "cookiecutter": "cookiecutter-django command (WEB_CONCURRENCY=4)",
         },
@@ -574,21 +586,23 @@ def group_db(stack: Stack, report: Report, args) -> None:
 WORKER_VARIANTS = {
     "rendered": ("rendered defaults", {}),
     "sync-5": (
-        "sync, 2 x CPUs + 1 = 5 workers (the previous defaults)",
-        {"GUNICORN_WORKER_CLASS": "sync", "GUNICORN_WORKERS": "5", "GUNICORN_THREADS": "1"},
+        "sync, 2 x CPUs + 1 = 5 workers, max_requests 1000 (the previous defaults)",
+        {
+            "GUNICORN_WORKER_CLASS": "sync",
+            "GUNICORN_WORKERS": "5",
+            "GUNICORN_THREADS": "1",
+            "GUNICORN_MAX_REQUESTS": "1000",
+        },
     ),
     "gthread-5x4": (
         "gthread, 5 workers x 4 threads",
         {"GUNICORN_WORKER_CLASS": "gthread", "GUNICORN_WORKERS": "5", "GUNICORN_THREADS": "4"},
     ),
-    "gthread-3x4": (
-        "gthread, 3 workers x 4 threads",
-        {"GUNICORN_WORKER_CLASS": "gthread", "GUNICORN_WORKERS": "3", "GUNICORN_THREADS": "4"},
-    ),
     "gthread-2x8": (
         "gthread, 2 workers x 8 threads",
         {"GUNICORN_WORKER_CLASS": "gthread", "GUNICORN_WORKERS": "2", "GUNICORN_THREADS": "8"},
     ),
+    "recycle-1000": ("rendered defaults, max_requests 1000", {"GUNICORN_MAX_REQUESTS": "1000"}),
     "no-recycling": ("rendered defaults, max_requests 0", {"GUNICORN_MAX_REQUESTS": "0"}),
 }
 
@@ -734,8 +748,8 @@ def machine(stack: Stack) -> list[str]:
 def main() -> int:
     warnings.simplefilter("ignore")  # copier warns that the working tree is dirty
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of every cell (default 3)")
-    parser.add_argument("--seconds", type=int, default=10, help="seconds of load per cell (default 10)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of every cell (default 5)")
+    parser.add_argument("--seconds", type=int, default=6, help="seconds of load per cell (default 6)")
     parser.add_argument("--only", default=",".join(GROUPS), help=f"groups to run, of {','.join(GROUPS)}")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (renders, logs)")
     args = parser.parse_args()
