@@ -223,7 +223,7 @@ class Stack:
         self.postgres: PostgresServer | None = None
         self.redis: RedisServer | None = None
         self.database_url = ""
-        self.pgbouncer_port = 0
+        self.pgbouncers: list = []
 
     def services(self) -> None:
         if self.postgres:
@@ -250,9 +250,21 @@ class Stack:
     def env(self, project: Path, venv: Path, **overrides: str) -> dict[str, str]:
         home = self.workdir / "home"  # gunicorn's control socket goes under $HOME when not disabled
         home.mkdir(exist_ok=True)
-        return project_env(
-            project, venv, DATABASE_URL=self.database_url, REDIS_URL=self.redis.url, HOME=str(home), **overrides
-        )
+        values = {"DATABASE_URL": self.database_url, "REDIS_URL": self.redis.url, "HOME": str(home), **overrides}
+        return project_env(project, venv, **values)
+
+    def pgbouncer_url(self, project: Path) -> str:
+        """The render's own PgBouncer (deploy/pgbouncer/pgbouncer.ini) in front
+        of the benchmark's PostgreSQL; "" when the render has none."""
+        rendered = project / "deploy" / "pgbouncer"
+        if not (rendered / "pgbouncer.ini").exists():
+            return ""
+        from support.pgbouncer import PgBouncerServer
+
+        server = PgBouncerServer(rendered, self.postgres)
+        server.write_scram_auth("app")
+        self.pgbouncers.append(server.start())
+        return server.url("bench")
 
     def gunicorn(
         self, name: str, project: Path, venv: Path, path: str, conf: str = "gunicorn.conf.py", **env
@@ -322,6 +334,8 @@ http {{
 
     def close(self) -> None:
         self.stop_servers()
+        for pgbouncer in self.pgbouncers:
+            pgbouncer.remove()
         if self.redis:
             self.redis.stop()
         if self.postgres:
@@ -549,11 +563,18 @@ def group_static(stack: Stack, report: Report, args) -> None:
 def db_variants(stack: Stack) -> dict[str, Server]:
     default, default_venv = stack.project("default", {})
     native, native_venv = stack.project("native", {"db_pooling": "native"})
+    pgbouncer, pgbouncer_venv = stack.project("pgbouncer", {"db_pooling": "pgbouncer"})
+    page = "/bench/items/"
     servers = {
-        "conn-max-age-0": stack.gunicorn("conn-max-age-0", default, default_venv, "/bench/items/", DB_CONN_MAX_AGE="0"),
-        "persistent": stack.gunicorn("persistent", default, default_venv, "/bench/items/"),
-        "native": stack.gunicorn("native", native, native_venv, "/bench/items/"),
+        "conn-max-age-0": stack.gunicorn("conn-max-age-0", default, default_venv, page, DB_CONN_MAX_AGE="0"),
+        "persistent": stack.gunicorn("persistent", default, default_venv, page),
+        "native": stack.gunicorn("native", native, native_venv, page),
     }
+    url = stack.pgbouncer_url(pgbouncer)
+    if url:
+        servers["pgbouncer"] = stack.gunicorn("pgbouncer", pgbouncer, pgbouncer_venv, page, DATABASE_URL=url)
+    else:
+        print("  db_pooling: pgbouncer renders no deploy/pgbouncer/pgbouncer.ini here: left out", flush=True)
     return servers
 
 
@@ -568,17 +589,15 @@ def group_db(stack: Stack, report: Report, args) -> None:
     pairs = [
         (f"{name} / CONN_MAX_AGE=0", name, "conn-max-age-0", ">= 4") for name in servers if name != "conn-max-age-0"
     ]
-    pairs.append(("native / persistent", "native", "persistent", ""))
+    pairs += [(f"{name} / persistent", name, "persistent", "") for name in ("native", "pgbouncer") if name in servers]
     report.ratio_table(f"database page ({PAGE_ROWS} rows)", results, pairs)
-    report.context_table(
-        "database page",
-        results,
-        {
-            "conn-max-age-0": "CONN_MAX_AGE=0 (the plan's current state)",
-            "persistent": "db_pooling: persistent",
-            "native": "db_pooling: native (psycopg pool)",
-        },
-    )
+    labels = {
+        "conn-max-age-0": "CONN_MAX_AGE=0 (the plan's current state)",
+        "persistent": "db_pooling: persistent",
+        "native": "db_pooling: native (psycopg pool)",
+        "pgbouncer": "db_pooling: pgbouncer (rendered pgbouncer.ini, transaction mode)",
+    }
+    report.context_table("database page", results, {name: labels[name] for name in servers})
 
 
 # Worker settings to choose the rendered defaults from, on the database
