@@ -9,7 +9,7 @@ import pytest
 
 from support.binaries import require, venv_bin
 from support.nginx import make_certificate, wrapper_conf
-from support.render import read_env_file
+from support.render import TEMPLATE_ROOT, read_env_file
 
 
 def run(args, **kwargs):
@@ -91,3 +91,21 @@ def test_scripts_pass_shellcheck(default_project):
     assert scripts, "the render has shell scripts"
     result = run([require("shellcheck"), *map(str, scripts)])
     assert result.returncode == 0, result.stdout
+
+
+def test_workflows_pass_actionlint(default_project):
+    workflows = sorted((default_project / ".github" / "workflows").glob("*.yml"))
+    assert workflows, "the render has GitHub workflows"
+    # actionlint runs shellcheck on each `run:` script when it finds it on PATH.
+    path = f"{Path(require('shellcheck')).parent}:{os.environ['PATH']}"
+    result = run([require("actionlint"), *map(str, workflows)], cwd=default_project, env={**os.environ, "PATH": path})
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_update_script_installs_the_copier_that_the_template_is_tested_with(default_project):
+    def copier_pins(path):
+        return [word for word in path.read_text().split() if word.startswith("copier==")]
+
+    assert copier_pins(default_project / "requirements" / "copier.txt") == copier_pins(
+        TEMPLATE_ROOT / "requirements-dev.txt"
+    )
