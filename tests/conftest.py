@@ -12,6 +12,8 @@ from support.releases import clone_with_releases
 from support.render import project_venv
 
 DATABASE_NUMBERS = itertools.count(1)
+# Projects' own code and tests, run inside the projects that the tests build.
+collect_ignore = ["fixtures"]
 
 
 @pytest.fixture(scope="session")
