@@ -178,3 +178,10 @@ def test_updated_project_passes_its_tests_linters_and_check_deploy(
 
     config = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert config["_src_path"] == str(template_clone)
+
+
+def test_an_answer_file_with_a_renamed_answer_keeps_its_value(tmp_path):
+    """`copier copy --data-file` runs no migration: the new name's default takes the old one's value."""
+    for version, old, new in answer_renames():
+        project = render(tmp_path / old, {old: 250})
+        assert read_answers(project)[new] == 250, f"{old} -> {new} ({version})"
