@@ -289,6 +289,8 @@ def test_the_image_entrypoint_authenticates_with_the_password(pgbouncer_project,
         assert psql_as_app(server.port, "app-password", "SELECT current_user").stdout.strip() == "app"
         wrong = psql_as_app(server.port, "not-the-password", "SELECT 1")
         assert wrong.returncode != 0 and "authentication failed" in wrong.stderr
+        server.stop()
+        assert server.healthcheck().returncode != 0, "the health check notices PgBouncer is gone"
     finally:
         server.remove()
 
