@@ -16,7 +16,7 @@ ANSWERS = {
     "postgres_version": "18",
     "use_celery_beat": False,
     "use_flower": True,
-    "max_upload_mb": 250,
+    "max_request_body_mb": 250,
 }
 HOSTS = ["cms.example.gov.ph", "www.cms.example.gov.ph", "intranet.example.gov.ph"]
 
