@@ -484,10 +484,15 @@ def group_health(stack: Stack, report: Report, args) -> None:
     project, venv = stack.project("default", {})
     raw_conf = gunicorn_conf(project, "raw", 'wsgi_app = "bench_raw:application"')
     django_conf = gunicorn_conf(project, "django", 'wsgi_app = "bench_django:application"')
+    # What the rendered settings pay for their access log and their threads.
+    quiet_conf = gunicorn_conf(project, "quiet", "accesslog = None")
+    sync = {"GUNICORN_WORKER_CLASS": "sync", "GUNICORN_WORKERS": "5", "GUNICORN_THREADS": "1"}
     servers = [
         stack.gunicorn("template", project, venv, "/health/").start(),
         stack.gunicorn("raw-wsgi", project, venv, "/health/", conf=raw_conf).start(),
         stack.gunicorn("django", project, venv, "/health/", conf=django_conf).start(),
+        stack.gunicorn("no-access-log", project, venv, "/health/", conf=quiet_conf).start(),
+        stack.gunicorn("sync-no-access-log", project, venv, "/health/", conf=quiet_conf, **sync).start(),
         stack.gunicorn_bare("no-config", project, venv, "/health/", []).start(),
         # cookiecutter-django's compose/production/django/start, with its
         # .envs/.production/.django (WEB_CONCURRENCY=4).
@@ -508,6 +513,8 @@ def group_health(stack: Stack, report: Report, args) -> None:
             ("template / cookiecutter-django command", "template", "cookiecutter", ">= 1.1, p99 <= 1"),
             ("template / Django's request cycle (HealthCheckMiddleware)", "template", "django", ""),
             ("template / gunicorn without config", "template", "no-config", ""),
+            ("template without access log / cookiecutter-django command", "no-access-log", "cookiecutter", ""),
+            ("sync x 5 without access log / cookiecutter-django command", "sync-no-access-log", "cookiecutter", ""),
             ("cookiecutter-django command / raw WSGI", "cookiecutter", "raw-wsgi", ""),
         ],
     )
@@ -518,6 +525,8 @@ def group_health(stack: Stack, report: Report, args) -> None:
             "template": "rendered gunicorn.conf.py",
             "raw-wsgi": "raw WSGI app, same settings",
             "django": "/health/ through Django (first middleware), same settings",
+            "no-access-log": "rendered gunicorn.conf.py without access log",
+            "sync-no-access-log": "rendered gunicorn.conf.py, sync x 5, without access log",
             "no-config": "gunicorn, no config (1 sync worker)",
             "cookiecutter": "cookiecutter-django command (WEB_CONCURRENCY=4)",
         },
