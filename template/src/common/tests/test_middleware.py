@@ -2,7 +2,7 @@ import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from common.middleware import RealClientIPMiddleware
+from common.middleware import RealClientIPMiddleware, SecurityHeadersMiddleware, policy_header
 
 
 @pytest.fixture
@@ -36,3 +36,43 @@ def test_a_chain_of_trusted_proxies_is_walked(middleware):
 
 def test_garbage_in_the_header_is_not_believed(middleware):
     assert client_address(middleware, "172.18.0.5", "not-an-address") == "172.18.0.5"
+
+
+def test_policy_header_joins_directives_in_order():
+    policy = {"default-src": ["'none'"], "img-src": ["'self'", "https://cdn.example.org"]}
+    assert policy_header(policy) == "default-src 'none'; img-src 'self' https://cdn.example.org"
+
+
+def test_every_response_gets_the_policy_and_the_resource_policy(settings):
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = False
+    response = SecurityHeadersMiddleware(lambda request: HttpResponse("page"))(RequestFactory().get("/"))
+    assert response["Content-Security-Policy"] == policy_header(settings.CONTENT_SECURITY_POLICY)
+    assert "Content-Security-Policy-Report-Only" not in response
+    assert response["Cross-Origin-Resource-Policy"] == "same-origin"
+
+
+def test_the_default_policy_allows_no_inline_script_and_no_framing(settings):
+    policy = settings.CONTENT_SECURITY_POLICY
+    assert policy["default-src"] == ["'none'"]
+    assert policy["script-src"] == ["'self'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert not any("unsafe" in source for sources in policy.values() for source in sources)
+
+
+def test_report_only_sends_the_policy_under_the_reporting_header(settings):
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = True
+    response = SecurityHeadersMiddleware(lambda request: HttpResponse("page"))(RequestFactory().get("/"))
+    assert response["Content-Security-Policy-Report-Only"] == policy_header(settings.CONTENT_SECURITY_POLICY)
+    assert "Content-Security-Policy" not in response
+
+
+def test_a_view_keeps_the_policy_it_set_itself(settings):
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = False
+
+    def view(request):
+        response = HttpResponse("embeddable")
+        response["Content-Security-Policy"] = "frame-ancestors 'self'"
+        return response
+
+    response = SecurityHeadersMiddleware(view)(RequestFactory().get("/"))
+    assert response["Content-Security-Policy"] == "frame-ancestors 'self'"

@@ -1,0 +1,57 @@
+"""Running the rendered project's manage.py, and test-only code written into
+a test's private copy of the render (never into the template)."""
+
+import subprocess
+from pathlib import Path
+
+from .binaries import venv_bin
+from .render import project_package
+
+TEST_URLS = '''"""Routes for the template's tests only, written into a private copy."""
+
+import time
+
+from django.http import HttpResponse
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+
+def sleep(request, milliseconds):
+    time.sleep(milliseconds / 1000)
+    return HttpResponse(f"slept {{milliseconds}} ms")
+
+
+urlpatterns = [
+    # A front page, as the real system has one; scanners start at /.
+    path("", RedirectView.as_view(url="/admin/")),
+    path("test/sleep/<int:milliseconds>/", sleep),
+    path("", include("{package}.urls")),
+]
+'''
+
+
+def add_settings(project: Path, text: str) -> None:
+    """Append to settings/overrides.py, the owner's extension point that
+    production.py imports last."""
+    overrides = project / "src" / project_package(project) / "settings" / "overrides.py"
+    overrides.write_text(overrides.read_text() + "\n" + text.strip() + "\n")
+
+
+def add_test_urls(project: Path) -> None:
+    """/ (redirects to the admin) and /test/sleep/<ms>/ on top of the project's urls."""
+    (project / "src" / "testonly_urls.py").write_text(TEST_URLS.format(package=project_package(project)))
+    add_settings(project, 'ROOT_URLCONF = "testonly_urls"')
+
+
+def manage(project: Path, venv: Path, env: dict, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [venv_bin(venv, "python"), "manage.py", *args],
+        cwd=project / "src",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, f"manage.py {' '.join(args)}:\n{result.stdout}{result.stderr}"
+    return result
