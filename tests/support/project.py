@@ -9,6 +9,7 @@ from .render import project_package
 
 TEST_URLS = '''"""Routes for the template's tests only, written into a private copy."""
 
+import os
 import time
 
 from django.http import HttpResponse
@@ -17,6 +18,10 @@ from django.views.generic import RedirectView
 
 
 def sleep(request, milliseconds):
+    # One line per request that started, for a test waiting until all are in flight.
+    if os.environ.get("TEST_REQUEST_LOG"):
+        with open(os.environ["TEST_REQUEST_LOG"], "a") as log:
+            log.write(f"{{request.GET.get('n', '')}}\\n")
     time.sleep(milliseconds / 1000)
     return HttpResponse(f"slept {{milliseconds}} ms")
 
