@@ -12,6 +12,7 @@ TEST_URLS = '''"""Routes for the template's tests only, written into a private c
 import os
 import time
 
+from django.db import connection
 from django.http import HttpResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -26,10 +27,17 @@ def sleep(request, milliseconds):
     return HttpResponse(f"slept {{milliseconds}} ms")
 
 
+def database(request):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM django_migrations")
+        return HttpResponse(f"{{cursor.fetchone()[0]}} migrations")
+
+
 urlpatterns = [
     # A front page, as the real system has one; scanners start at /.
     path("", RedirectView.as_view(url="/admin/")),
     path("test/sleep/<int:milliseconds>/", sleep),
+    path("test/database/", database),
     path("", include("{package}.urls")),
 ]
 '''
@@ -43,7 +51,8 @@ def add_settings(project: Path, text: str) -> None:
 
 
 def add_test_urls(project: Path) -> None:
-    """/ (redirects to the admin) and /test/sleep/<ms>/ on top of the project's urls."""
+    """/ (redirects to the admin), /test/sleep/<ms>/ and /test/database/ (one
+    query) on top of the project's urls."""
     (project / "src" / "testonly_urls.py").write_text(TEST_URLS.format(package=project_package(project)))
     add_settings(project, 'ROOT_URLCONF = "testonly_urls"')
 
