@@ -16,8 +16,8 @@ import pytest
 import redis as redis_client
 
 from support.celery import CeleryWorker
-from support.project import add_settings, manage
 from support.render import project_env
+from support.testonly import add_settings, manage
 
 TASKS = 100
 SOFT_SHUTDOWN_SECONDS = 3

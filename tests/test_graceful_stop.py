@@ -19,8 +19,8 @@ import pytest
 from support.gunicorn import GunicornServer
 from support.http import request
 from support.nginx import NginxServer, make_certificate
-from support.project import add_test_urls
 from support.render import project_env
+from support.testonly import add_test_urls
 
 SLOW_MS = 2000
 DOMAIN = "obcms.gov.ph"

@@ -14,8 +14,8 @@ import pytest
 from support.gunicorn import GunicornServer
 from support.http import request
 from support.postgres import PostgresServer
-from support.project import add_test_urls, manage
 from support.render import project_env
+from support.testonly import add_test_urls, manage
 
 
 @pytest.fixture

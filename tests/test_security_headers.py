@@ -23,8 +23,8 @@ from support.gunicorn import GunicornServer
 from support.netns import NetworkNamespace
 from support.nginx import NginxServer, make_certificate
 from support.npm import npm_tools, observatory
-from support.project import add_test_urls, manage
 from support.render import project_env
+from support.testonly import add_test_urls, manage
 
 DOMAIN = "obcms.gov.ph"
 NAMES = [DOMAIN, f"www.{DOMAIN}"]
