@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from support.backup import SEED, database_fingerprint, files_fingerprint, run_script, script_env
 from support.render import project_env
@@ -83,3 +84,18 @@ def test_restore_refuses_a_damaged_backup_before_changing_anything(volume_projec
     assert restore.returncode != 0
     assert "database.dump: FAILED" in restore.stdout + restore.stderr
     assert postgres.psql("SELECT name FROM auth_group", database) == "new", "the database was not touched"
+
+
+def test_the_default_prefixes_reach_what_the_scripts_expect(default_project):
+    """Without the prefixes set, the scripts run in the compose file's db and
+    web services: db has the variables their commands read, web mounts the
+    media volume where they look for it (its working directory is /app)."""
+    compose = yaml.safe_load((default_project / "docker-compose.prod.yml").read_text())
+    services = compose["services"]
+    assert {"POSTGRES_USER", "POSTGRES_DB"} <= set(services["db"]["environment"])
+    assert "media:/app/src/media" in services["web"]["volumes"]
+    for script in ("backup.sh", "restore.sh"):
+        text = (default_project / "scripts" / script).read_text()
+        assert "BACKUP_DB_EXEC-docker compose -f docker-compose.prod.yml exec -T db}" in text
+        assert "BACKUP_APP_EXEC-docker compose -f docker-compose.prod.yml run --rm --no-deps -T web}" in text
+        assert '"${MEDIA_ROOT:-src/media}"' in text
