@@ -56,22 +56,46 @@ def straight_to(server: GunicornServer):
     return send
 
 
+def tcp_sockets(port: int) -> tuple[int, int]:
+    """(established connections to port, connections waiting in its listen
+    queue), from /proc/net/tcp: for a listening socket, rx_queue is the
+    number of connections the kernel accepted that no process took yet."""
+    connected = waiting = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port, remote_port = int(fields[1].split(":")[1], 16), int(fields[2].split(":")[1], 16)
+        if fields[3] == "01" and remote_port == port:
+            connected += 1
+        elif fields[3] == "0A" and local_port == port:
+            waiting = int(fields[4].split(":")[1], 16)
+    return connected, waiting
+
+
 def send_and_stop(server: GunicornServer, send, total: int, in_flight: int, started_log: Path):
-    """Send `total` slow requests at once; once `in_flight` of them run,
-    SIGTERM gunicorn's master. Returns the outcomes, when SIGTERM was sent,
-    the seconds from SIGTERM to the master's exit, and its exit code."""
+    """Send `total` slow requests at once; once `in_flight` of them run and
+    every connection has reached gunicorn (taken by a worker, or waiting in
+    the listen queue), SIGTERM gunicorn's master. Returns the outcomes, when
+    SIGTERM was sent, the seconds from SIGTERM to the master's exit, its exit
+    code, and how many connections waited in the listen queue then."""
     with ThreadPoolExecutor(total) as pool:
         futures = [pool.submit(outcome, send, n) for n in range(total)]
         deadline = time.monotonic() + 15
-        while lines(started_log) < in_flight:
-            assert time.monotonic() < deadline, f"only {lines(started_log)} of {in_flight} requests started"
+        while lines(started_log) < in_flight or tcp_sockets(server.port)[0] < total:
+            assert time.monotonic() < deadline, f"{lines(started_log)} of {in_flight} requests started"
             time.sleep(0.02)
-        time.sleep(0.2)  # the others reach gunicorn's listen queue (or a worker's)
+        # Workers that take connections as they come have taken them once
+        # the listen queue stays the same for a while.
+        queued, steady_since = tcp_sockets(server.port)[1], time.monotonic()
+        while time.monotonic() - steady_since < 0.5:
+            assert time.monotonic() < deadline, "the listen queue never settled"
+            if tcp_sockets(server.port)[1] != queued:
+                queued, steady_since = tcp_sockets(server.port)[1], time.monotonic()
+            time.sleep(0.02)
         server.process.send_signal(signal.SIGTERM)
         signalled = time.monotonic()
         results = [future.result(timeout=90) for future in futures]
     code = server.process.wait(60)
-    return results, signalled, time.monotonic() - signalled, code
+    return results, signalled, time.monotonic() - signalled, code, queued
 
 
 def test_sigterm_lets_fifty_requests_in_flight_finish(slow_project, venv, database_url, redis, tmp_path):
@@ -87,7 +111,7 @@ def test_sigterm_lets_fifty_requests_in_flight_finish(slow_project, venv, databa
     )
     server = GunicornServer(slow_project, venv, env, tmp_path / "gunicorn.log", workers=2).start()
     try:
-        results, signalled, stop_seconds, code = send_and_stop(server, straight_to(server), 50, 50, started_log)
+        results, signalled, stop_seconds, code, _ = send_and_stop(server, straight_to(server), 50, 50, started_log)
     finally:
         server.stop()
     log = (tmp_path / "gunicorn.log").read_text()
@@ -104,18 +128,18 @@ def test_sigterm_lets_fifty_requests_in_flight_finish(slow_project, venv, databa
 
 
 @pytest.mark.parametrize(
-    ("worker_class", "expected"),
+    ("worker_class", "listen_queue", "expected"),
     [
         # sync: a worker takes a connection only when it is free; the eight
         # wait in the listen queue and are reset when gunicorn exits.
-        ("sync", {"200": 2, "502": 8}),
+        ("sync", 8, {"200": 2, "502": 8}),
         # gthread: each worker accepts connections at once and queues them
         # for its threads; it serves them all (within graceful_timeout).
-        ("gthread", {"200": 10}),
+        ("gthread", 0, {"200": 10}),
     ],
 )
 def test_requests_waiting_for_a_worker_at_sigterm(
-    worker_class, expected, slow_project, venv, database_url, redis, tmp_path
+    worker_class, listen_queue, expected, slow_project, venv, database_url, redis, tmp_path
 ):
     """Two workers of one thread behind the rendered nginx, ten requests: two
     in flight, eight waiting, when gunicorn gets SIGTERM. What the clients
@@ -139,7 +163,7 @@ def test_requests_waiting_for_a_worker_at_sigterm(
         return request(nginx.https_port, path, host_header=DOMAIN, tls_ca=ca, timeout=60)
 
     try:
-        results, _, stop_seconds, code = send_and_stop(server, through_nginx, 10, 2, started_log)
+        results, _, stop_seconds, code, queued = send_and_stop(server, through_nginx, 10, 2, started_log)
     finally:
         nginx.stop()
         server.stop()
@@ -147,8 +171,9 @@ def test_requests_waiting_for_a_worker_at_sigterm(
     for result, _ in results:
         summary[result] = summary.get(result, 0) + 1
     print(
-        f"\n{worker_class}: 2 in flight + 8 waiting at SIGTERM -> {summary}; "
+        f"\n{worker_class}: 2 in flight + 8 waiting at SIGTERM ({queued} in the listen queue) -> {summary}; "
         f"master exited {code} {stop_seconds:.2f} s after SIGTERM"
     )
+    assert queued == listen_queue
     assert summary == expected
     assert code == 0
