@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from support.backup import SEED, database_fingerprint, files_fingerprint, run_script, script_env
+from support.project import manage
 from support.render import project_env
-from support.testonly import manage
 
 
 @pytest.fixture
@@ -35,8 +35,8 @@ def test_backup_wipe_restore_gives_back_rows_and_files(volume_project, venv, pos
     database = "backup_volume"
     database_url = postgres.create_database(database)
     env = project_env(project, venv, DATABASE_URL=database_url, REDIS_URL=redis.url)
-    manage(project, venv, env, "migrate_safely")
-    saved = json.loads(manage(project, venv, env, "shell", "--verbosity", "0", "-c", SEED).stdout)
+    manage(project, venv, env, "migrate_safely").checked()
+    saved = json.loads(manage(project, venv, env, "shell", "--verbosity", "0", "-c", SEED).checked().stdout)
     env = script_env(env, database_url, "app-password")
 
     rows_before = database_fingerprint(postgres, database)
@@ -71,14 +71,16 @@ def test_restore_refuses_a_damaged_backup_before_changing_anything(volume_projec
     database = "backup_damaged"
     database_url = postgres.create_database(database)
     env = project_env(project, venv, DATABASE_URL=database_url, REDIS_URL=redis.url)
-    manage(project, venv, env, "migrate_safely")
+    manage(project, venv, env, "migrate_safely").checked()
     env = script_env(env, database_url, "app-password")
     assert run_script(project, env, "scripts/backup.sh", str(tmp_path / "backup")).returncode == 0
     dump = tmp_path / "backup" / "database.dump"
     data = bytearray(dump.read_bytes())
     data[len(data) // 2] ^= 0xFF
     dump.write_bytes(bytes(data))
-    manage(project, venv, env, "shell", "-c", "from django.contrib.auth.models import Group; Group(name='new').save()")
+    manage(
+        project, venv, env, "shell", "-c", "from django.contrib.auth.models import Group; Group(name='new').save()"
+    ).checked()
 
     restore = run_script(project, env, "scripts/restore.sh", str(tmp_path / "backup"), "--yes")
     assert restore.returncode != 0

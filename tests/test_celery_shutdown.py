@@ -16,8 +16,9 @@ import pytest
 import redis as redis_client
 
 from support.celery import CeleryWorker
+from support.project import manage
 from support.render import project_env
-from support.testonly import add_settings, manage
+from support.testonly import add_settings
 
 TASKS = 100
 SOFT_SHUTDOWN_SECONDS = 3
@@ -89,7 +90,7 @@ def test_no_task_is_lost_when_the_worker_is_stopped(
         "-c",
         f"from testonly_tasks import count_run\nfor n, seconds in enumerate({json.dumps(durations)}):\n"
         "    count_run.delay(n, seconds)",
-    )
+    ).checked()
 
     first = CeleryWorker(project, venv, env, tmp_path / "worker1.log", name="worker1").start()
     try:

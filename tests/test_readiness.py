@@ -14,8 +14,9 @@ import pytest
 from support.gunicorn import GunicornServer
 from support.http import request
 from support.postgres import PostgresServer
+from support.project import manage
 from support.render import project_env
-from support.testonly import add_test_urls, manage
+from support.testonly import add_test_urls
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def app(default_project, venv, own_postgres, redis, tmp_path):
     shutil.copytree(default_project, project)
     add_test_urls(project)
     env = project_env(project, venv, DATABASE_URL=own_postgres.create_database("readiness"), REDIS_URL=redis.url)
-    manage(project, venv, env, "migrate_safely")
+    manage(project, venv, env, "migrate_safely").checked()
     server = GunicornServer(project, venv, env, tmp_path / "gunicorn.log", workers=2).start()
     yield server
     server.stop()

@@ -23,8 +23,9 @@ from support.gunicorn import GunicornServer
 from support.netns import NetworkNamespace
 from support.nginx import NginxServer, make_certificate
 from support.npm import npm_tools, observatory
+from support.project import manage
 from support.render import project_env
-from support.testonly import add_test_urls, manage
+from support.testonly import add_test_urls
 
 DOMAIN = "obcms.gov.ph"
 NAMES = [DOMAIN, f"www.{DOMAIN}"]
@@ -63,9 +64,11 @@ def stack(default_project, venv, postgres, redis, tmp_path_factory):
         REDIS_URL=redis.url,
         DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
     )
-    manage(project, venv, env, "collectstatic", "--noinput")
-    manage(project, venv, env, "migrate_safely")
-    manage(project, venv, env, "createsuperuser", "--noinput", "--username", "admin", "--email", f"admin@{DOMAIN}")
+    manage(project, venv, env, "collectstatic", "--noinput").checked()
+    manage(project, venv, env, "migrate_safely").checked()
+    manage(
+        project, venv, env, "createsuperuser", "--noinput", "--username", "admin", "--email", f"admin@{DOMAIN}"
+    ).checked()
     # A directory nginx's unprivileged workers may enter (pytest's are root-only).
     socket_dir = Path(tempfile.mkdtemp(prefix="obcms-test-gunicorn-"))
     socket_dir.chmod(0o755)

@@ -1,10 +1,8 @@
-"""Running the rendered project's manage.py, and test-only code written into
-a test's private copy of the render (never into the template)."""
+"""Test-only code written into a test's private copy of the render (never
+into the template): settings, routes."""
 
-import subprocess
 from pathlib import Path
 
-from .binaries import venv_bin
 from .render import project_package
 
 TEST_URLS = '''"""Routes for the template's tests only, written into a private copy."""
@@ -55,17 +53,3 @@ def add_test_urls(project: Path) -> None:
     query) on top of the project's urls."""
     (project / "src" / "testonly_urls.py").write_text(TEST_URLS.format(package=project_package(project)))
     add_settings(project, 'ROOT_URLCONF = "testonly_urls"')
-
-
-def manage(project: Path, venv: Path, env: dict, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [venv_bin(venv, "python"), "manage.py", *args],
-        cwd=project / "src",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    assert result.returncode == 0, f"manage.py {' '.join(args)}:\n{result.stdout}{result.stderr}"
-    return result
