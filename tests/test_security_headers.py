@@ -24,7 +24,7 @@ from support.netns import NetworkNamespace
 from support.nginx import NginxServer, make_certificate
 from support.npm import npm_tools, observatory
 from support.project import manage
-from support.render import project_env
+from support.render import project_env, project_venv, render
 from support.testonly import add_test_urls
 
 DOMAIN = "obcms.gov.ph"
@@ -147,3 +147,44 @@ def test_the_admin_works_under_the_policy_in_chromium(stack):
     assert not report["inlineScriptRan"]
     assert [violation["directive"] for violation in report["control"]["violations"]] == ["script-src-elem"]
     assert any("Content Security Policy" in message["text"] for message in report["control"]["console"])
+
+
+@pytest.mark.parametrize(
+    ("answers", "env", "origin"),
+    [
+        (
+            {"s3_provider": "aws"},
+            {"AWS_S3_REGION_NAME": "ap-southeast-1"},
+            "https://obcms-media.s3.ap-southeast-1.amazonaws.com",
+        ),
+        (
+            {"s3_provider": "digitalocean"},
+            {"AWS_S3_REGION_NAME": "sgp1"},
+            "https://obcms-media.sgp1.digitaloceanspaces.com",
+        ),
+        ({"s3_provider": "minio"}, {"AWS_S3_ENDPOINT_URL": "https://files.obcms.gov.ph"}, "https://files.obcms.gov.ph"),
+    ],
+)
+def test_with_s3_media_the_policy_allows_the_bucket(answers, env, origin, tmp_path, postgres, redis):
+    """/media/<name> redirects to a signed URL of the bucket: pages may show
+    its images and play its audio and video, and load nothing else from it."""
+    project = render(tmp_path / "project", {"media_storage": "s3", **answers})
+    venv = project_venv(project)
+    settings_env = project_env(
+        project,
+        venv,
+        DATABASE_URL=postgres.create_database(f"csp_{answers['s3_provider']}"),
+        REDIS_URL=redis.url,
+        AWS_ACCESS_KEY_ID="test-access-key",
+        AWS_SECRET_ACCESS_KEY="test-secret-key",
+        **env,
+    )
+    code = (
+        "import json; from django.conf import settings; from django.core.files.storage import default_storage; "
+        "print(json.dumps([settings.CONTENT_SECURITY_POLICY, default_storage.url('photo.jpg')]))"
+    )
+    policy, signed_url = manage(project, venv, settings_env, "shell", "--verbosity", "0", "-c", code).data
+    assert signed_url.startswith(origin + "/")
+    assert policy["img-src"] == ["'self'", origin]
+    assert policy["media-src"] == ["'self'", origin]
+    assert policy["script-src"] == ["'self'"] and policy["connect-src"] == ["'self'"]
