@@ -18,7 +18,7 @@ import pytest
 from support.backup import SEED, database_fingerprint, run_script, script_env
 from support.http import request
 from support.project import manage
-from support.render import project_env, project_venv, render
+from support.render import profile_answers, project_env, project_venv, render
 from support.s3 import HOST, S3Server
 
 BUCKET = "obcms-media"  # AWS_STORAGE_BUCKET_NAME in the rendered .env
@@ -62,7 +62,7 @@ def wipe_bucket(server: S3Server) -> None:
 
 @pytest.fixture(scope="module")
 def s3_project(tmp_path_factory) -> Path:
-    return render(tmp_path_factory.mktemp("backup-s3") / "project", {"media_storage": "s3", "s3_provider": "minio"})
+    return render(tmp_path_factory.mktemp("backup-s3") / "project", profile_answers("s3-minio"))
 
 
 @pytest.fixture
