@@ -342,9 +342,18 @@ def test_the_page_survives_256_connections_with_the_native_pool(native_project, 
 def test_the_page_survives_256_connections_with_persistent_connections(
     default_project, venv, small_postgres, redis, tmp_path
 ):
-    """4 sync workers, one persistent connection each."""
+    """4 sync workers, one persistent connection each. (The rendered default,
+    gthread with 8 threads, keeps one per thread: 32, more than this
+    PostgreSQL's 20.)"""
     database_url = small_postgres.create_database("persistent")
-    env = project_env(default_project, venv, DATABASE_URL=database_url, REDIS_URL=redis.url)
+    env = project_env(
+        default_project,
+        venv,
+        DATABASE_URL=database_url,
+        REDIS_URL=redis.url,
+        GUNICORN_WORKER_CLASS="sync",
+        GUNICORN_THREADS="1",
+    )
     prepare_database(default_project, venv, env)
     project = with_database_page(default_project, tmp_path / "project")
     server = GunicornServer(project, venv, env, tmp_path / "gunicorn.log", workers=4).start()

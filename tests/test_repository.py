@@ -21,7 +21,9 @@ def test_repository_python_passes_ruff():
 
 def test_repository_shell_passes_shellcheck():
     scripts = sorted(str(path) for path in (TEMPLATE_ROOT / "bin").iterdir() if path.is_file())
-    result = run(require("shellcheck"), *scripts, str(TEMPLATE_ROOT / ".ci" / "run"))
+    result = run(
+        require("shellcheck"), *scripts, str(TEMPLATE_ROOT / ".ci" / "run"), str(TEMPLATE_ROOT / "bench" / "run")
+    )
     assert result.returncode == 0, result.stdout
 
 

@@ -1,4 +1,5 @@
-"""Liveness, readiness and monitoring probes (served by HealthCheckMiddleware).
+"""Liveness, readiness and monitoring probes (served by HealthCheckMiddleware;
+under gunicorn, /health/ is answered even earlier, by LivenessFirst).
 
 /health/          liveness: the process answers; no I/O. Restart it if this fails.
 /ready/           readiness: the database and the cache each answer within
@@ -9,6 +10,7 @@
 """
 
 import hmac
+import json
 import logging
 import os
 import threading
@@ -84,8 +86,12 @@ def probe_response(data: dict, ok: bool) -> JsonResponse:
     return response
 
 
+def liveness() -> dict:
+    return {"status": "healthy", "version": os.environ.get("APP_VERSION") or "unknown"}
+
+
 def health(request: HttpRequest) -> JsonResponse:
-    return probe_response({"status": "healthy", "version": os.environ.get("APP_VERSION") or "unknown"}, True)
+    return probe_response(liveness(), True)
 
 
 def ready(request: HttpRequest) -> JsonResponse:
@@ -120,3 +126,30 @@ def monitor(request: HttpRequest) -> JsonResponse:
 
 
 PROBES = {"/health/": health, "/ready/": ready, "/health/monitor/": monitor}
+
+
+class LivenessFirst:
+    """WSGI wrapper (wsgi.py) that answers /health/ before Django sees the
+    request: liveness needs nothing from Django, and Django's request cycle
+    cost a third to a half of the rate at which /health/ could be answered
+    (bench/run of the template). The same answer as health() above; the
+    other probes still go through HealthCheckMiddleware."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") != "/health/":
+            return self.app(environ, start_response)
+        method = environ.get("REQUEST_METHOD")
+        if method not in ("GET", "HEAD"):
+            start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
+            return [b""]
+        body = json.dumps(liveness()).encode()
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Cache-Control", "no-store"),
+            ("Content-Length", str(len(body))),
+        ]
+        start_response("200 OK", headers)
+        return [b""] if method == "HEAD" else [body]

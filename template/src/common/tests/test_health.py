@@ -1,6 +1,9 @@
+import json
+
 import pytest
 from django.core.cache import cache
 
+from common.health import LivenessFirst
 from common.tasks import record_heartbeat
 
 pytestmark = pytest.mark.django_db
@@ -39,6 +42,37 @@ def test_not_ready_when_the_cache_is_unreachable(client, settings):
 def test_probes_only_answer_get_and_head(client):
     assert client.post("/health/").status_code == 405
     assert client.head("/health/").status_code == 200
+
+
+def call_wsgi(app, method: str, path: str) -> tuple[str, dict, bytes]:
+    seen = {}
+
+    def start_response(status, headers):
+        seen["status"], seen["headers"] = status, dict(headers)
+
+    body = b"".join(app({"REQUEST_METHOD": method, "PATH_INFO": path}, start_response))
+    return seen["status"], seen["headers"], body
+
+
+def test_wsgi_answers_liveness_like_the_middleware_without_calling_django(client):
+    def django(environ, start_response):
+        raise AssertionError("/health/ reached Django")
+
+    status, headers, body = call_wsgi(LivenessFirst(django), "GET", "/health/")
+    assert status == "200 OK"
+    assert json.loads(body) == client.get("/health/").json()
+    assert headers["Content-Type"] == "application/json" and headers["Cache-Control"] == "no-store"
+    assert call_wsgi(LivenessFirst(django), "HEAD", "/health/")[:2] == (status, headers)
+    assert call_wsgi(LivenessFirst(django), "POST", "/health/")[0].startswith("405")
+
+
+def test_wsgi_passes_every_other_path_to_django():
+    def django(environ, start_response):
+        start_response("204 No Content", [])
+        return [environ["PATH_INFO"].encode()]
+
+    for path in ("/ready/", "/health/monitor/", "/health", "/admin/"):
+        assert call_wsgi(LivenessFirst(django), "GET", path) == ("204 No Content", {}, path.encode())
 
 
 def test_monitor_is_off_without_a_token(client, settings):
