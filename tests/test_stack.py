@@ -215,3 +215,11 @@ def test_uploads_sent_by_nginx_cannot_run_as_pages_of_the_site(stack):
     policy = response.header("content-security-policy")
     assert "sandbox" in policy and "default-src 'none'" in policy
     assert response.header("x-content-type-options") == "nosniff"
+
+
+def test_access_log_leaves_out_the_liveness_probe(stack):
+    stack.https("/health/")
+    stack.https("/ready/")
+    log = stack.gunicorn.log.read_text()
+    assert '"GET /ready/ HTTP/1.1" 200' in log
+    assert "GET /health/" not in log
