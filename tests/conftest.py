@@ -8,9 +8,12 @@ import pytest
 
 from support.postgres import PostgresServer
 from support.redis import RedisServer
+from support.releases import clone_with_releases
 from support.render import project_venv
 
 DATABASE_NUMBERS = itertools.count(1)
+# Projects' own code and tests, run inside the projects that the tests build.
+collect_ignore = ["fixtures"]
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +58,9 @@ def project_copy(default_project, tmp_path) -> Path:
     target = tmp_path / "project"
     shutil.copytree(default_project, target, symlinks=True)
     return target
+
+
+@pytest.fixture(scope="session")
+def template_clone(tmp_path_factory) -> Path:
+    """A clone of the template tagged with the CHANGELOG's releases; HEAD is the working tree."""
+    return clone_with_releases(tmp_path_factory.mktemp("template") / "obcms-template")

@@ -32,7 +32,7 @@ BAD_ANSWERS = [
     ("postgres_version", "14", "'14' is not in ['15', '16', '17', '18']"),
     ("db_pooling", "pgpool", "is not in ['persistent', 'pgbouncer', 'native']"),
     ("log_format", "xml", "is not in ['text', 'json']"),
-    ("max_upload_mb", "0", "must be between 1 and 10240"),
+    ("max_request_body_mb", "0", "must be between 1 and 10240"),
 ]
 
 

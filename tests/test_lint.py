@@ -1,7 +1,7 @@
 """The default render passes the real linters and parsers."""
 
 from support import output_checks
-from support.render import read_env_file
+from support.render import TEMPLATE_ROOT, read_env_file
 
 
 def test_python_passes_ruff(default_project):
@@ -37,3 +37,16 @@ def test_nginx_accepts_the_rendered_conf(default_project, tmp_path):
 
 def test_scripts_pass_shellcheck(default_project):
     assert output_checks.shellcheck_problems(default_project) == []
+
+
+def test_workflows_pass_actionlint(default_project):
+    assert output_checks.actionlint_problems(default_project) == []
+
+
+def test_update_script_installs_the_copier_that_the_template_is_tested_with(default_project):
+    def copier_pins(path):
+        return [word for word in path.read_text().split() if word.startswith("copier==")]
+
+    assert copier_pins(default_project / "requirements" / "copier.txt") == copier_pins(
+        TEMPLATE_ROOT / "requirements-dev.txt"
+    )

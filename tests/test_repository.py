@@ -21,3 +21,10 @@ def test_repository_shell_passes_shellcheck():
     scripts = sorted(str(path) for path in (TEMPLATE_ROOT / "bin").iterdir() if path.is_file())
     result = run(require("shellcheck"), *scripts, str(TEMPLATE_ROOT / ".ci" / "run"))
     assert result.returncode == 0, result.stdout
+
+
+def test_workflows_pass_actionlint():
+    workflows = sorted(str(path) for path in (TEMPLATE_ROOT / ".github" / "workflows").glob("*.yml"))
+    assert workflows
+    result = run(require("actionlint"), *workflows)
+    assert result.returncode == 0, result.stdout

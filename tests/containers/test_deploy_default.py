@@ -31,8 +31,8 @@ from .deployment import TEST_SOFT_SHUTDOWN_SECONDS, Deployment, private_copy, ti
 ADMIN_PASSWORD = "a-long-password-for-the-container-tests"
 
 # Test-only code for the celery stop test, mounted read-only into the celery
-# container; registered through settings/overrides.py, the owner's extension
-# point, exactly as its docstring shows.
+# container only, and registered there by a production-only settings/overrides.py
+# (the owner's module that production.py imports last).
 SLOW_TASKS = '''\
 """Test-only tasks of the container tier: sleep, and count starts and ends."""
 

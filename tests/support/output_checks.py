@@ -138,6 +138,16 @@ def shellcheck_problems(project: Path) -> list[str]:
     return [] if result.returncode == 0 else [f"shellcheck: {result.stdout}"]
 
 
+def actionlint_problems(project: Path) -> list[str]:
+    workflows = sorted((project / ".github" / "workflows").glob("*.yml"))
+    if not workflows:
+        return ["the render has no GitHub workflows"]
+    # actionlint runs shellcheck on each `run:` script when it finds it on PATH.
+    path = f"{Path(require('shellcheck')).parent}:{os.environ['PATH']}"
+    result = run([require("actionlint"), *map(str, workflows)], cwd=project, env={**os.environ, "PATH": path})
+    return [] if result.returncode == 0 else [f"actionlint: {result.stdout}{result.stderr}"]
+
+
 def check_deploy_problems(project: Path, venv: Path, database_url: str, redis_url: str) -> list[str]:
     """`manage.py check --deploy --fail-level WARNING` with the production
     settings and the render's own .env: no issue at all."""
@@ -170,5 +180,6 @@ def all_problems(project: Path, venv: Path, workdir: Path, database_url: str, re
         + compose_problems(project, workdir / "compose")
         + nginx_problems(project, workdir / "nginx")
         + shellcheck_problems(project)
+        + actionlint_problems(project)
         + check_deploy_problems(project, venv, database_url, redis_url)
     )

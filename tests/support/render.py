@@ -13,9 +13,9 @@ TEMPLATE_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = TEMPLATE_ROOT / ".cache"
 
 
-def render(dst: Path, answers: dict | None = None, vcs_ref: str = "HEAD") -> Path:
+def render(dst: Path, answers: dict | None = None, vcs_ref: str = "HEAD", template: Path = TEMPLATE_ROOT) -> Path:
     """Render like `copier copy --defaults --trust --data ...` (answers are validated)."""
-    run_copy(str(TEMPLATE_ROOT), str(dst), data=answers or {}, defaults=True, unsafe=True, quiet=True, vcs_ref=vcs_ref)
+    run_copy(str(template), str(dst), data=answers or {}, defaults=True, unsafe=True, quiet=True, vcs_ref=vcs_ref)
     return dst
 
 
@@ -87,3 +87,22 @@ def project_env(project: Path, venv: Path, settings: str = "production", **overr
     env["DJANGO_SETTINGS_MODULE"] = f"{project_package(project)}.settings.{settings}"
     env.update(overrides)
     return {key: value for key, value in env.items() if value is not None}
+
+
+def run_project_tests(project: Path, venv: Path, database_url: str, redis_url: str, *args: str):
+    """The rendered project's own pytest suite, as its README runs it."""
+    return subprocess.run(
+        [str(venv / "bin" / "pytest"), "-p", "no:cacheprovider", *args],
+        cwd=project,
+        env={
+            "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
+            "HOME": str(project),
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "PYTHONDONTWRITEBYTECODE": "1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )

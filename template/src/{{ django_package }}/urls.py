@@ -10,3 +10,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("media/<path:name>", protected_media, name="media"),
 ]
+
+# Your routes go in this list: `copier update` never changes it.
+urlpatterns += [
+    # path("surveys/", include("surveys.urls")),
+]

@@ -1,0 +1,116 @@
+"""The rendered scripts/update-template.sh: it reports a newer release, and
+fails naming the file when the owner edited a template-owned line that the
+next release changes (Copier itself exits 0 there)."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from packaging.version import Version
+
+from support.binaries import require
+from support.releases import GIT_IDENTITY, git
+from support.render import render
+
+OWNER_LINE = "# Our own build notes\n"
+RELEASE_LINE = "# Container image, changed by the next release\n"
+
+
+def replace_first_line(path: Path, line: str) -> None:
+    path.write_text(line + path.read_text().split("\n", 1)[1])
+
+
+def run_script(project: Path, *args: str):
+    copier_dir = Path(require("copier")).parent
+    return subprocess.run(
+        [str(project / "scripts" / "update-template.sh"), *args],
+        cwd=project,
+        env={**os.environ, **GIT_IDENTITY, "PATH": f"{copier_dir}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture
+def conflicting(template_clone, tmp_path):
+    """A project rendered at HEAD whose owner edited the Dockerfile's first
+    line, and a template (its own clone) that has not released yet."""
+    template = tmp_path / "template"
+    git(tmp_path, "clone", "--quiet", str(template_clone), template.name)
+    project = render(tmp_path / "project", vcs_ref="HEAD", template=template)
+    git(project, "add", "--all")
+    git(project, "commit", "--quiet", "--message", "Rendered")
+    replace_first_line(project / "Dockerfile", OWNER_LINE)
+    git(project, "commit", "--quiet", "--all", "--message", "The owner edits a template-owned line")
+    return template, project
+
+
+def release_next(template: Path) -> str:
+    """Change the Dockerfile's first line and tag a release above every other."""
+    newest = max(Version(tag) for tag in git(template, "tag", "--list", "v*").split())
+    tag = f"v{newest.major}.{newest.minor + 1}.0"
+    replace_first_line(template / "template" / "Dockerfile.jinja", RELEASE_LINE)
+    git(template, "commit", "--quiet", "--all", "--message", "The next release changes the Dockerfile's first line")
+    git(template, "tag", tag)
+    return tag
+
+
+def test_check_reports_a_newer_release(conflicting):
+    template, project = conflicting
+    result = run_script(project, "--check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Up to date with the template" in result.stdout
+
+    tag = release_next(template)
+    result = run_script(project, "--check")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"Template {tag.lstrip('v')} is out" in result.stdout
+
+
+def test_a_conflict_fails_the_update_and_names_the_file(conflicting):
+    template, project = conflicting
+    release_next(template)
+
+    # Copier alone: exit 0, with the conflict left in the file.
+    copier = subprocess.run(
+        [require("copier"), "update", "--defaults", "--trust"],
+        cwd=project,
+        env={**os.environ, **GIT_IDENTITY},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert copier.returncode == 0, copier.stderr
+    assert "<<<<<<< before updating" in (project / "Dockerfile").read_text()
+    git(project, "reset", "--quiet", "--hard", "HEAD")
+
+    result = run_script(project)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Dockerfile: unmerged" in result.stderr
+    assert "Dockerfile: conflict markers" in result.stderr
+    assert "Updated cleanly" not in result.stdout
+
+
+def test_rejected_hunks_fail_the_update_and_name_the_file(conflicting):
+    template, project = conflicting
+    release_next(template)
+    result = run_script(project, "--conflict", "rej")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Dockerfile.rej: hunks that did not apply" in result.stderr
+    # Copier took the release's line and put the owner's into the .rej file.
+    assert (project / "Dockerfile").read_text().startswith(RELEASE_LINE)
+    assert OWNER_LINE.strip() in (project / "Dockerfile.rej").read_text()
+
+
+def test_update_refuses_a_dirty_tree(conflicting):
+    template, project = conflicting
+    release_next(template)
+    (project / "notes.txt").write_text("not committed\n")
+    result = run_script(project)
+    assert result.returncode == 1
+    assert "Commit or stash your changes first" in result.stderr
+    assert (project / "Dockerfile").read_text().startswith(OWNER_LINE)
