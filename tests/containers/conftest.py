@@ -40,6 +40,7 @@ class BuiltImage:
     seconds: float
     size_bytes: int
     fresh: bool  # built without the layer cache (pip and apt ran)
+    requirements: str  # digest of requirements/*.txt
 
 
 class AppImages:
@@ -50,6 +51,7 @@ class AppImages:
         self.base = base
         self.built: dict[str, BuiltImage] = {}
         self.requirements_built: set[str] = set()
+        self.all_builds: list[BuiltImage] = []
 
     def get(self, profile: str) -> BuiltImage:
         if profile not in self.built:
@@ -71,14 +73,17 @@ class AppImages:
         digest = hashlib.sha256()
         for path in sorted((deployment.project / "requirements").glob("*.txt")):
             digest.update(path.name.encode() + path.read_bytes())
-        fresh = digest.hexdigest() not in self.requirements_built
+        requirements = digest.hexdigest()
+        fresh = requirements not in self.requirements_built
         with timed(f"{label}: build image ({'no cache' if fresh else 'builder stage cached'})"):
             seconds = deployment.build(fresh=fresh)
-        self.requirements_built.add(digest.hexdigest())
+        self.requirements_built.add(requirements)
         image = f"{deployment.answers['project_slug']}:{deployment.image_tag}"
         size = int(self.engine.docker("image", "inspect", "-f", "{{.Size}}", image).stdout)
         IMAGE_SIZES[f"{label} ({image})"] = size
-        return BuiltImage(label, deployment.project, deployment.image_tag, image, seconds, size, fresh)
+        built = BuiltImage(label, deployment.project, deployment.image_tag, image, seconds, size, fresh, requirements)
+        self.all_builds.append(built)
+        return built
 
     def remove_all(self) -> None:
         """Remove the session's images and the dangling layers they leave, so

@@ -48,7 +48,7 @@ from .engine import TEST_PROJECT_PREFIX, DockerEngine
 # stop_grace_period (75 s) stays longer, as it must.
 TEST_SOFT_SHUTDOWN_SECONDS = 10
 # Subnets are picked from here, avoiding every route the host already has.
-SUBNET_POOL = ipaddress.ip_network("172.30.128.0/17")
+SUBNET_POOL = ipaddress.ip_network("172.30.128.0/18")  # test_smoke.py uses 172.30.231-232
 UP_TIMEOUT = 240  # seconds for `up --wait`: db, migrate, web's first health checks (30 s interval)
 
 # (label, seconds) of every timed step of the session, reported at its end.
@@ -109,6 +109,7 @@ class Deployment:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.http_port, self.https_port = free_port(), free_port()
         self.ca: Path | None = None
+        self.downs = 0
         env = {"IMAGE_TAG": self.image_tag}
         if self.has_nginx:
             self.ca = make_certificate(self.workdir / "certs", [self.domain, *self.answers["extra_domains"]])
@@ -179,6 +180,9 @@ class Deployment:
         )  # fmt: skip
 
     def down(self, *, volumes: bool) -> None:
+        # The logs go with the containers: keep them beside the project for a look afterwards.
+        self.downs += 1
+        (self.workdir / f"compose-logs-{self.downs}.txt").write_text(self.logs())
         self.compose("down", "--remove-orphans", *(["--volumes"] if volumes else []), timeout=240)
 
     def logs(self, *services: str) -> str:
