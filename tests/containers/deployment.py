@@ -167,9 +167,17 @@ class Deployment:
         """Build the image as `docker compose build` does; fresh: no layer cache.
         Returns the seconds it took."""
         start = time.monotonic()
-        args = ["build", *(["--no-cache"] if fresh else []), "web"]
-        self.compose(*args, timeout=1500)
+        self.compose("build", *(["--no-cache"] if fresh else []), *self.build_targets(), timeout=1500)
         return time.monotonic() - start
+
+    def build_targets(self) -> list[str]:
+        """One service per image that compose builds (web, migrate, celery and
+        beat share one image: build it once)."""
+        by_image: dict[str, str] = {}
+        for name, service in self.rendered["services"].items():
+            if "build" in service and (service["image"] not in by_image or name == "web"):
+                by_image[service["image"]] = name
+        return sorted(by_image.values())
 
     def up(self, *services: str, timeout: float = UP_TIMEOUT, check: bool = True):
         # --no-build: the image was built once for the session; a missing one fails loudly.

@@ -8,21 +8,17 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import subprocess
 from pathlib import Path
 
 from support.binaries import require
-from support.processes import port_open, start, stop, tail, wait_until
-
-
-def free_port_on(ip: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((ip, 0))
-        return sock.getsockname()[1]
+from support.processes import free_port, port_open, start, stop, tail, wait_until
 
 
 class WeedS3:
+    """Made before the network exists (the containers need its URL), started
+    once it does (its gateway address appears with the network's bridge)."""
+
     def __init__(self, base: Path, ip: str) -> None:
         self.base = base
         self.ip = ip
@@ -30,7 +26,10 @@ class WeedS3:
         self.secret_key = secrets.token_urlsafe(30)
         self.process: subprocess.Popen | None = None
         self.log = base / "weed.log"
-        self.port = 0
+        # Free on loopback now; weed fails loudly if one is taken on ip later.
+        names = ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3", "s3.grpc")
+        self.ports = {name: free_port() for name in names}
+        self.port = self.ports["s3"]
 
     @property
     def url(self) -> str:
@@ -45,11 +44,6 @@ class WeedS3:
             "actions": ["Admin", "Read", "Write", "List", "Tagging"],
         }
         config.write_text(json.dumps({"identities": [identity]}))
-        ports = {
-            name: free_port_on(self.ip)
-            for name in ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3", "s3.grpc")
-        }
-        self.port = ports["s3"]
         args = [
             require("weed"),
             "server",
@@ -60,7 +54,7 @@ class WeedS3:
             "-s3",
             f"-s3.config={config}",
             *(f"-{name.replace('.grpc', '.port.grpc') if '.grpc' in name else name + '.port'}={port}"
-              for name, port in ports.items()),
+              for name, port in self.ports.items()),
             # Off: extra listeners, telemetry to the internet, metrics.
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
@@ -80,6 +74,10 @@ class WeedS3:
         if self.process is not None:
             stop(self.process, timeout=20)
             self.process = None
+        # weed puts unix sockets named after its ports in /tmp and leaves them.
+        for port in self.ports.values():
+            for leftover in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
+                leftover.unlink(missing_ok=True)
 
     def log_tail(self) -> str:
         return tail(self.log)
