@@ -99,6 +99,7 @@ class Deployment:
     workdir: Path  # override, env file and certificates, outside the project
     image_tag: str
     extra_override: dict = field(default_factory=dict)
+    extra_env: dict = field(default_factory=dict)
     compose_file: str = "docker-compose.prod.yml"
 
     def __post_init__(self) -> None:
@@ -110,21 +111,28 @@ class Deployment:
         self.http_port, self.https_port = free_port(), free_port()
         self.ca: Path | None = None
         self.downs = 0
-        env = {"IMAGE_TAG": self.image_tag}
         if self.has_nginx:
             self.ca = make_certificate(self.workdir / "certs", [self.domain, *self.answers["extra_domains"]])
+        self.env_file = self.workdir / "test.env"
+        self.rendered = yaml.safe_load((self.project / self.compose_file).read_text())
+        networks = list(self.rendered.get("networks") or {"default": None})
+        self.subnets = dict(zip(networks, free_subnets(len(networks)), strict=True))
+        self.override_file = self.workdir / "compose.test.yml"
+        self.write_files()
+
+    def write_files(self) -> None:
+        """(Re)write the env file and the override; call again after changing
+        extra_env or extra_override, before the next compose command."""
+        env = {"IMAGE_TAG": self.image_tag}
+        if self.has_nginx:
             env |= {
                 "PUBLISH_ADDRESS": "127.0.0.1",
                 "HTTP_PORT": str(self.http_port),
                 "HTTPS_PORT": str(self.https_port),
                 "TLS_CERT_DIR": str(self.workdir / "certs"),
             }
-        self.env_file = self.workdir / "test.env"
+        env |= self.extra_env
         self.env_file.write_text("".join(f"{key}={value}\n" for key, value in env.items()))
-        self.rendered = yaml.safe_load((self.project / self.compose_file).read_text())
-        networks = list(self.rendered.get("networks") or {"default": None})
-        self.subnets = dict(zip(networks, free_subnets(len(networks)), strict=True))
-        self.override_file = self.workdir / "compose.test.yml"
         self.override_file.write_text(yaml.safe_dump(self.override(), sort_keys=False))
 
     # -- the test-only differences -------------------------------------------
@@ -143,6 +151,12 @@ class Deployment:
             services["web"]["ports"] = [f"127.0.0.1:{self.web_port}:{exposed}"]
         networks = {name: {"ipam": {"config": [{"subnet": str(subnet)}]}} for name, subnet in self.subnets.items()}
         return deep_merge({"services": services, "networks": networks}, self.extra_override)
+
+    @property
+    def app_services(self) -> list[str]:
+        """The services that run the application image (migrate, web, celery, ...)."""
+        image = self.rendered["services"]["web"]["image"]
+        return [name for name, service in self.rendered["services"].items() if service.get("image") == image]
 
     def gateway(self, network: str = "default") -> str:
         """The host's address on a network: where published ports' requests come from."""

@@ -22,6 +22,10 @@ from .checks import (
 from .conftest import AppImages
 from .deployment import Deployment, private_copy, timed, wait_for
 
+# Session fixtures build images on the first test that needs them (and on a new
+# machine make the stand-ins first): more than the suite's default 600 s.
+pytestmark = pytest.mark.timeout(1200)
+
 ADMIN_PASSWORD = "a-long-password-for-the-coolify-tests"
 
 

@@ -58,6 +58,10 @@ def sleep_and_count(token, seconds):
 OVERRIDES = """\
 from .base import INSTALLED_APPS
 
+# Session fixtures build images on the first test that needs them (and on a new
+# machine make the stand-ins first): more than the suite's default 600 s.
+pytestmark = pytest.mark.timeout(1200)
+
 INSTALLED_APPS = [*INSTALLED_APPS, "containertest"]
 """
 

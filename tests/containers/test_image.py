@@ -11,6 +11,10 @@ import pytest
 from .conftest import AppImages, BuiltImage
 from .engine import DockerEngine
 
+# Session fixtures build images on the first test that needs them (and on a new
+# machine make the stand-ins first): more than the suite's default 600 s.
+pytestmark = pytest.mark.timeout(1200)
+
 APP_UID = "10001"
 
 

@@ -19,6 +19,10 @@ BROKEN_MIGRATION = '''\
 
 from django.db import migrations
 
+# Session fixtures build images on the first test that needs them (and on a new
+# machine make the stand-ins first): more than the suite's default 600 s.
+pytestmark = pytest.mark.timeout(1200)
+
 
 def fail(apps, schema_editor):
     raise RuntimeError("broken migration injected by the container tests")
