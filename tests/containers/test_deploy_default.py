@@ -28,6 +28,10 @@ from .checks import (
 from .conftest import AppImages
 from .deployment import TEST_SOFT_SHUTDOWN_SECONDS, Deployment, private_copy, timed, wait_for
 
+# Session fixtures build images on the first test that needs them (and on a new
+# machine make the stand-ins first): more than the suite's default 600 s.
+pytestmark = pytest.mark.timeout(1200)
+
 ADMIN_PASSWORD = "a-long-password-for-the-container-tests"
 
 # Test-only code for the celery stop test, mounted read-only into the celery
@@ -57,10 +61,6 @@ def sleep_and_count(token, seconds):
 '''
 OVERRIDES = """\
 from .base import INSTALLED_APPS
-
-# Session fixtures build images on the first test that needs them (and on a new
-# machine make the stand-ins first): more than the suite's default 600 s.
-pytestmark = pytest.mark.timeout(1200)
 
 INSTALLED_APPS = [*INSTALLED_APPS, "containertest"]
 """
@@ -205,6 +205,37 @@ def counter(deployment: Deployment):
         return None if out == "None" else int(out)
 
     return count
+
+
+def test_nginx_follows_web_to_a_new_address(deployment: Deployment) -> None:
+    """A deploy recreates web from the new image, and the new container may
+    get another address: here its old one is taken by another container
+    first, as can happen when compose recreates several services at once.
+    nginx must send requests to the new address, without a restart."""
+    engine, network = deployment.engine, f"{deployment.project_name}_default"
+
+    def web_address() -> str:
+        return deployment.containers()["web"]["NetworkSettings"]["Networks"][network]["IPAddress"]
+
+    old = web_address()
+    nginx_started = deployment.containers()["nginx"]["State"]["StartedAt"]
+    placeholder = f"{deployment.project_name}-placeholder"
+    with timed("default: web recreated at a new address, nginx follows"):
+        deployment.compose("rm", "--stop", "--force", "web", timeout=120)
+        engine.docker(
+            "run", "--detach", "--rm", "--name", placeholder, "--label", "org.obcms.test=1",
+            "--network", network, "--ip", old, "debian:trixie-slim", "sleep", "600",
+        )  # fmt: skip
+        try:
+            deployment.compose(
+                "up", "--detach", "--no-build", "--no-deps", "--wait", "--wait-timeout", "180", "web", timeout=240
+            )
+            assert web_address() != old
+            wait_for(lambda: deployment.get("/health/").status == 200, 30, "nginx reaching web at its new address")
+        finally:
+            engine.docker("rm", "--force", placeholder, check=False)
+    assert deployment.get("/admin/login/").status == 200
+    assert deployment.containers()["nginx"]["State"]["StartedAt"] == nginx_started, "nginx was not restarted"
 
 
 def test_an_upload_survives_down_and_up(deployment: Deployment) -> None:

@@ -14,14 +14,14 @@ from support.render import read_env_file
 from .conftest import AppImages
 from .deployment import Deployment, private_copy, timed
 
+# Session fixtures build images on the first test that needs them (and on a new
+# machine make the stand-ins first): more than the suite's default 600 s.
+pytestmark = pytest.mark.timeout(1200)
+
 BROKEN_MIGRATION = '''\
 """Injected by the container tests: a migration that fails half-way."""
 
 from django.db import migrations
-
-# Session fixtures build images on the first test that needs them (and on a new
-# machine make the stand-ins first): more than the suite's default 600 s.
-pytestmark = pytest.mark.timeout(1200)
 
 
 def fail(apps, schema_editor):

@@ -9,7 +9,7 @@ from .processes import free_port, port_open, start, stop, wait_until
 
 # The rendered conf is written for the compose network; these are the only
 # strings a test changes to run it on loopback.
-UPSTREAM = "server web:8000;"
+UPSTREAM = "set $web_upstream http://web:8000;"
 LISTEN_HTTP = "listen 80"
 LISTEN_HTTPS = "listen 443"
 CERT_DIR = "/etc/nginx/certs/"
@@ -78,7 +78,7 @@ class NginxServer:
         self.http_port = free_port()
         self.https_port = free_port()
         text = rendered_conf.read_text()
-        text = replace_required(text, UPSTREAM, f"server 127.0.0.1:{upstream_port};")
+        text = replace_required(text, UPSTREAM, f"set $web_upstream http://127.0.0.1:{upstream_port};")
         text = replace_required(text, LISTEN_HTTP, f"listen 127.0.0.1:{self.http_port}")
         text = replace_required(text, LISTEN_HTTPS, f"listen 127.0.0.1:{self.https_port}")
         text = replace_required(text, CERT_DIR, f"{cert_dir}/")
