@@ -2,6 +2,8 @@
 
 import subprocess
 
+import yaml
+
 from support.binaries import require
 from support.render import TEMPLATE_ROOT
 
@@ -28,3 +30,10 @@ def test_workflows_pass_actionlint():
     assert workflows
     result = run(require("actionlint"), *workflows)
     assert result.returncode == 0, result.stdout
+
+
+def test_ci_workflow_renders_every_answer_file():
+    workflow = yaml.safe_load((TEMPLATE_ROOT / ".github" / "workflows" / "profiles.yml").read_text())
+    listed = workflow["jobs"]["profile"]["strategy"]["matrix"]["profile"]
+    files = sorted(path.stem for path in (TEMPLATE_ROOT / "tests" / "answers").glob("*.yml"))
+    assert sorted(listed) == files

@@ -14,10 +14,11 @@ import pytest
 import yaml
 from packaging.version import Version
 
+from support import output_checks
 from support.binaries import require
 from support.owner import apply_owner_edits
 from support.releases import GIT_IDENTITY, answer_renames, answers_at, git, releases
-from support.render import project_env, project_package, project_venv, read_answers, render, run_project_tests
+from support.render import project_package, project_venv, read_answers, render, run_project_tests
 
 PROFILES = {
     "default": {},
@@ -153,28 +154,14 @@ def test_updated_project_passes_its_tests_linters_and_check_deploy(
     project = update.project
     venv = project_venv(project)
 
-    ruff = str(venv / "bin" / "ruff")
-    for command in ([ruff, "check", "--no-cache", "."], [ruff, "format", "--no-cache", "--check", "."]):
-        lint = subprocess.run(command, cwd=project, capture_output=True, text=True, check=False)
-        assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert output_checks.ruff_problems(project) == []
 
     result = run_project_tests(project, venv, database_url, redis.url, "-v")
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     for test in ("test_summary_counts_reports", "test_export_is_a_spreadsheet", "test_our_password_rule_is_kept"):
         assert f"src/reports/test_reports.py::{test} PASSED" in result.stdout
 
-    env = project_env(project, venv, DATABASE_URL=database_url, REDIS_URL=redis.url)
-    check = subprocess.run(
-        [str(venv / "bin" / "python"), "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=project / "src",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert check.returncode == 0, check.stdout + check.stderr
-    assert "no issues" in check.stdout
+    assert output_checks.check_deploy_problems(project, venv, database_url, redis.url) == []
 
     config = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert config["_src_path"] == str(template_clone)

@@ -25,9 +25,10 @@ def injected_variables(domain: str = "obcms.gov.ph") -> dict[str, str]:
     }
 
 
-def prepare_deployment(project: Path, workdir: Path) -> dict[str, str]:
+def prepare_deployment(project: Path, workdir: Path, owner_values: dict[str, str] | None = None) -> dict[str, str]:
     """Lay out the compose file as Coolify would: its own keys stripped, and a
-    .env of the variables it injects. Returns those variables."""
+    .env of the variables it injects plus those the owner set in its UI.
+    Returns the injected ones."""
     workdir.mkdir(parents=True, exist_ok=True)
     compose = yaml.safe_load((project / "docker-compose.prod.yml").read_text())
     for service in compose["services"].values():
@@ -35,5 +36,6 @@ def prepare_deployment(project: Path, workdir: Path) -> dict[str, str]:
             service.pop(key, None)
     (workdir / "docker-compose.prod.yml").write_text(yaml.safe_dump(compose, sort_keys=False))
     injected = injected_variables()
-    (workdir / ".env").write_text("".join(f"{key}={value}\n" for key, value in injected.items()))
+    values = {**injected, **(owner_values or {})}
+    (workdir / ".env").write_text("".join(f"{key}={value}\n" for key, value in values.items()))
     return injected

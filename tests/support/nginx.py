@@ -14,6 +14,8 @@ LISTEN_HTTP = "listen 80"
 LISTEN_HTTPS = "listen 443"
 CERT_DIR = "/etc/nginx/certs/"
 MEDIA_DIR = "/srv/media/"
+# use_cloudflare: the owner's extra Cloudflare ranges, mounted by compose.
+CLOUDFLARE_EXTRA = "/etc/nginx/cloudflare-extra.conf"
 
 
 def wrapper_conf(prefix: Path, server_conf: Path) -> str:
@@ -73,7 +75,15 @@ def replace_required(text: str, old: str, new: str) -> str:
 
 
 class NginxServer:
-    def __init__(self, base: Path, rendered_conf: Path, upstream_port: int, cert_dir: Path, media_dir: Path):
+    def __init__(
+        self,
+        base: Path,
+        rendered_conf: Path,
+        upstream_port: int,
+        cert_dir: Path,
+        media_dir: Path,
+        cloudflare_extra: Path | None = None,
+    ):
         self.base = base
         self.http_port = free_port()
         self.https_port = free_port()
@@ -84,6 +94,8 @@ class NginxServer:
         text = replace_required(text, CERT_DIR, f"{cert_dir}/")
         if MEDIA_DIR in text:
             text = text.replace(MEDIA_DIR, f"{media_dir}/")
+        if cloudflare_extra is not None:
+            text = replace_required(text, CLOUDFLARE_EXTRA, str(cloudflare_extra))
         base.mkdir(parents=True, exist_ok=True)
         (base / "server.conf").write_text(text)
         (base / "nginx.conf").write_text(wrapper_conf(base, base / "server.conf"))

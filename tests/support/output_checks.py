@@ -8,10 +8,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import yaml
+
 from . import coolify
 from .binaries import require, venv_bin
 from .nginx import make_certificate, wrapper_conf
-from .render import project_env, read_answers
+from .render import project_env, read_answers, read_env_file
 
 JINJA_LEFTOVER = re.compile(r"\{\{-? *[\w.]+|\{%-? *\w+|\{#")
 
@@ -71,27 +73,33 @@ def ruff_problems(project: Path) -> list[str]:
 
 
 def hadolint_problems(project: Path) -> list[str]:
-    result = run([require("hadolint"), "--failure-threshold", "error", "Dockerfile"], cwd=project)
-    return [] if result.returncode == 0 else [f"hadolint: {result.stdout}{result.stderr}"]
+    found = []
+    for dockerfile in [project / "Dockerfile", *sorted(project.glob("deploy/*/Dockerfile"))]:
+        result = run([require("hadolint"), "--failure-threshold", "error", str(dockerfile)])
+        if result.returncode != 0:
+            found.append(f"hadolint {dockerfile.relative_to(project)}: {result.stdout}{result.stderr}")
+    return found
 
 
-def compose_config(workdir: Path, compose_file: str, *extra: str) -> subprocess.CompletedProcess:
+def compose_config(
+    workdir: Path, compose_file: str, *extra: str, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """The real Compose binary, with nothing but the files in workdir (it reads
-    .env there itself)."""
+    .env there itself) and the given variables."""
     return run(
         [require("docker-compose"), "-f", compose_file, "config", *extra],
         cwd=workdir,
-        env={"PATH": os.environ["PATH"], "HOME": str(workdir)},
+        env={"PATH": os.environ["PATH"], "HOME": str(workdir), **(env or {})},
     )
 
 
 def compose_problems(project: Path, workdir: Path) -> list[str]:
     found = []
     if read_answers(project)["deploy_target"] == "coolify":
-        coolify.prepare_deployment(project, workdir)
+        coolify.prepare_deployment(project, workdir, placeholder_credentials(project))
         prod = compose_config(workdir, "docker-compose.prod.yml", "--quiet")
     else:
-        prod = compose_config(project, "docker-compose.prod.yml", "--quiet")
+        prod = compose_config(project, "docker-compose.prod.yml", "--quiet", env=placeholder_credentials(project))
     dev = compose_config(project, "docker-compose.yml", "--quiet")
     for name, result in (("docker-compose.prod.yml", prod), ("docker-compose.yml", dev)):
         if result.returncode != 0 or "variable is not set" in result.stderr:
@@ -100,23 +108,26 @@ def compose_problems(project: Path, workdir: Path) -> list[str]:
 
 
 def nginx_problems(project: Path, workdir: Path) -> list[str]:
-    """nginx -t on the rendered conf exactly as rendered, with the names it
-    expects (/etc/nginx/certs, the `web` host) provided in a private mount
-    namespace. Nothing to check when the target has no nginx."""
-    confs = sorted((project / "deploy" / "nginx").glob("*.conf"))
-    if read_answers(project)["deploy_target"] != "compose":
-        return [f"{conf}: nginx conf rendered for a target without nginx" for conf in confs]
-    if len(confs) != 1:
-        return [f"expected one nginx conf, found {confs}"]
+    """nginx -t on the rendered conf exactly as rendered: the files the
+    compose file mounts into /etc/nginx go where it mounts them, and the `web`
+    host name resolves, in a private mount namespace. Nothing to check when
+    the target has no nginx."""
+    answers = read_answers(project)
+    if answers["deploy_target"] != "compose":
+        nginx_dir = project / "deploy" / "nginx"
+        return [f"{nginx_dir}: rendered for a target without nginx"] if nginx_dir.exists() else []
     etc = workdir / "etc-nginx"
     (etc / "conf.d").mkdir(parents=True)
     shutil.copy("/etc/nginx/mime.types", etc / "mime.types")
-    shutil.copytree(project / "deploy" / "nginx", etc / "conf.d", dirs_exist_ok=True)
-    answers = read_answers(project)
+    compose = yaml.safe_load((project / "docker-compose.prod.yml").read_text())
+    for volume in compose["services"]["nginx"]["volumes"]:
+        source, target = volume.split(":")[:2]
+        if source.startswith("./deploy/nginx/") and target.startswith("/etc/nginx/"):
+            shutil.copy(project / source, etc / target.removeprefix("/etc/nginx/"))
     make_certificate(etc / "certs", [answers["domain_name"], *answers["extra_domains"]])
     prefix = workdir / "prefix"
     prefix.mkdir()
-    (etc / "nginx.conf").write_text(wrapper_conf(prefix, Path("/etc/nginx/conf.d") / confs[0].name))
+    (etc / "nginx.conf").write_text(wrapper_conf(prefix, Path("/etc/nginx/conf.d/default.conf")))
     hosts = workdir / "hosts"
     hosts.write_text("127.0.0.1 localhost web\n")
     nginx = require("nginx")
@@ -167,7 +178,12 @@ def placeholder_credentials(project: Path) -> dict[str, str]:
     """Values an owner fills in after rendering, and which the checks only
     need to be present (nothing connects to them)."""
     if read_answers(project).get("media_storage") == "s3":
-        return {"AWS_ACCESS_KEY_ID": "test-access-key", "AWS_SECRET_ACCESS_KEY": "test-secret-key"}
+        bucket = read_env_file(project / ".env").get("AWS_STORAGE_BUCKET_NAME") or "test-bucket"
+        return {
+            "AWS_ACCESS_KEY_ID": "test-access-key",
+            "AWS_SECRET_ACCESS_KEY": "test-secret-key",
+            "AWS_STORAGE_BUCKET_NAME": bucket,
+        }
     return {}
 
 

@@ -11,12 +11,21 @@ from copier import run_copy
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = TEMPLATE_ROOT / ".cache"
+# One answer file per deployment profile (CI renders each of them).
+ANSWERS_DIR = TEMPLATE_ROOT / "tests" / "answers"
 
 
 def render(dst: Path, answers: dict | None = None, vcs_ref: str = "HEAD", template: Path = TEMPLATE_ROOT) -> Path:
     """Render like `copier copy --defaults --trust --data ...` (answers are validated)."""
     run_copy(str(template), str(dst), data=answers or {}, defaults=True, unsafe=True, quiet=True, vcs_ref=vcs_ref)
     return dst
+
+
+def profile_answers(name: str) -> dict:
+    """The answers of tests/answers/<name>.yml."""
+    import yaml
+
+    return yaml.safe_load((ANSWERS_DIR / f"{name}.yml").read_text()) or {}
 
 
 def read_env_file(path: Path) -> dict[str, str]:

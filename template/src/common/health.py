@@ -29,14 +29,21 @@ HEARTBEAT_MAX_AGE_SECONDS = 180
 
 
 def database_ok() -> bool:
-    # Runs in its own thread, so this is a fresh connection that it must close.
+    """A connection of the probe's own, made with Django's settings but outside
+    its connection pool: a probe must neither wait for nor take a connection
+    that requests need, and a fresh connection proves the database accepts
+    new ones."""
     connection = connections["default"]
+    params = connection.get_connection_params()
+    if connection.vendor == "postgresql":
+        params["connect_timeout"] = 2  # seconds; libpq's smallest
+    raw = connection.Database.connect(**params)
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            return cursor.fetchone() == (1,)
+        cursor = raw.cursor()
+        cursor.execute("SELECT 1")
+        return tuple(cursor.fetchone()) == (1,)
     finally:
-        connection.close()
+        raw.close()
 
 
 def cache_ok() -> bool:

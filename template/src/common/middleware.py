@@ -45,16 +45,27 @@ class RealClientIPMiddleware:
     client. Anything further left was written by the client and is ignored,
     and a request that did not come from a trusted proxy keeps its own peer
     address, so nobody can choose their address by sending the header.
+
+    Behind Cloudflare (CLOUDFLARE_NETWORKS), the address found that way is
+    one of Cloudflare's proxies, and Cloudflare names the client in
+    CF-Connecting-IP. That header is believed only then: a request that
+    reaches the proxies from anywhere else keeps the address they saw.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
         self.trusted = [ip_network(network) for network in settings.TRUSTED_PROXY_NETWORKS]
+        self.cloudflare = [ip_network(network) for network in getattr(settings, "CLOUDFLARE_NETWORKS", [])]
+
+    @staticmethod
+    def within(address, networks) -> bool:
+        return address is not None and any(address in network for network in networks)
 
     def is_trusted(self, address) -> bool:
-        return address is not None and any(address in network for network in self.trusted)
+        return self.within(address, self.trusted)
 
-    def client_address(self, meta: dict) -> str:
+    def forwarded_by(self, meta: dict) -> str:
+        """The address the trusted proxies received the request from."""
         peer = meta.get("REMOTE_ADDR", "")
         if not self.is_trusted(parse_address(peer)):
             return peer
@@ -67,6 +78,14 @@ class RealClientIPMiddleware:
             if not self.is_trusted(address):
                 break
         return client
+
+    def client_address(self, meta: dict) -> str:
+        hop = self.forwarded_by(meta)
+        if self.within(parse_address(hop), self.cloudflare):
+            visitor = parse_address(meta.get("HTTP_CF_CONNECTING_IP", ""))
+            if visitor is not None:
+                return str(visitor)
+        return hop
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.META["REMOTE_ADDR"] = self.client_address(request.META)

@@ -3,7 +3,7 @@
 Django does not serve MEDIA_URL in production, and uploads of a government
 system are not public. This view checks the user, then lets the fastest
 available server send the file:
-- an S3 bucket: a redirect to a signed URL that expires;
+- an S3 bucket: a redirect to a signed URL that expires (AWS_QUERYSTRING_EXPIRE);
 - nginx in front (MEDIA_X_ACCEL_PREFIX set): an X-Accel-Redirect header, so
   nginx sends the file from the media volume;
 - otherwise (Coolify, development): Django streams the file itself.
@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.cache import add_never_cache_headers
 
 
 @login_required
@@ -25,7 +26,10 @@ def protected_media(request: HttpRequest, name: str) -> HttpResponse:
     try:
         default_storage.path(name)
     except NotImplementedError:  # a remote storage such as S3
-        return HttpResponseRedirect(default_storage.url(name))
+        response = HttpResponseRedirect(default_storage.url(name))
+        # The signed URL opens the file until it expires: no cache may keep it.
+        add_never_cache_headers(response)
+        return response
     prefix = getattr(settings, "MEDIA_X_ACCEL_PREFIX", "")
     if prefix:
         response = HttpResponse(content_type=mimetypes.guess_type(name)[0] or "application/octet-stream")

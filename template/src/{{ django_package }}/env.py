@@ -5,6 +5,7 @@ deployment stops with a message that says what to fix.
 """
 
 import os
+from ipaddress import ip_network
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -51,6 +52,17 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if raw is None:
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_networks(name: str, default: list[str] | None = None) -> list[str]:
+    """A comma-separated list of networks in CIDR notation (10.0.0.0/8, 2400:cb00::/32)."""
+    networks = env_list(name, default)
+    for network in networks:
+        try:
+            ip_network(network)
+        except ValueError as error:
+            raise ImproperlyConfigured(f"{name} must list networks such as 10.0.0.0/8; {error}") from None
+    return networks
 
 
 def database_from_url(url: str, name: str = "DATABASE_URL") -> dict:

@@ -13,6 +13,14 @@ SECRET_KEY_MIN_LENGTH = 50
 # was typed by a person, not generated.
 PLACEHOLDER_KEY_PARTS = ("django-insecure", "change-me", "changeme", "your-secret", "secret-key")
 
+S3_BACKEND = "storages.backends.s3.S3Storage"
+# What uploads to a bucket cannot work without (media_storage: s3).
+S3_REQUIRED = {
+    "AWS_STORAGE_BUCKET_NAME": "the name of the bucket that holds uploads",
+    "AWS_ACCESS_KEY_ID": "the access key of the application's storage user",
+    "AWS_SECRET_ACCESS_KEY": "the secret key of the application's storage user",
+}
+
 REFUSED_EMAIL_BACKENDS = {
     "django.core.mail.backends.console.EmailBackend": "prints mail to the log",
     "django.core.mail.backends.locmem.EmailBackend": "keeps mail in memory",
@@ -30,6 +38,24 @@ def secret_key_problem(key: str) -> str | None:
     if any(part in lowered for part in PLACEHOLDER_KEY_PARTS) or len(set(key)) < 5:
         return "SECRET_KEY is an insecure default or placeholder; generate a random one"
     return None
+
+
+def s3_problems(settings: dict) -> list[str]:
+    problems = [
+        f"{name} is not set; media files are kept in S3, which needs {what} (see docs/s3.md)"
+        for name, what in S3_REQUIRED.items()
+        if not settings.get(name)
+    ]
+    endpoint = settings.get("AWS_S3_ENDPOINT_URL") or ""
+    if not endpoint:
+        # With Amazon S3 and DigitalOcean Spaces the endpoint follows from the region.
+        if settings.get("AWS_S3_REGION_NAME"):
+            problems.append("AWS_S3_ENDPOINT_URL is not set; give the server's URL, e.g. https://minio.example.org")
+        else:
+            problems.append("AWS_S3_REGION_NAME is not set; give the bucket's region, e.g. ap-southeast-1 or sgp1")
+    elif not endpoint.startswith(("https://", "http://")):
+        problems.append(f"AWS_S3_ENDPOINT_URL {endpoint!r} must be a URL starting with https://")
+    return problems
 
 
 def find_problems(settings: dict) -> list[str]:
@@ -56,6 +82,8 @@ def find_problems(settings: dict) -> list[str]:
         problems.append("DATABASE_URL is not set; give postgres://USER:PASSWORD@HOST:PORT/NAME")
     if not settings.get("REDIS_URL"):
         problems.append("REDIS_URL is not set; give redis://:PASSWORD@HOST:6379/0")
+    if settings.get("STORAGES", {}).get("default", {}).get("BACKEND") == S3_BACKEND:
+        problems += s3_problems(settings)
     return problems
 
 

@@ -8,6 +8,7 @@ from common.middleware import RealClientIPMiddleware
 @pytest.fixture
 def middleware(settings):
     settings.TRUSTED_PROXY_NETWORKS = ["127.0.0.0/8", "172.16.0.0/12"]
+    settings.CLOUDFLARE_NETWORKS = []
     return RealClientIPMiddleware(lambda request: HttpResponse(request.META["REMOTE_ADDR"]))
 
 
@@ -36,3 +37,50 @@ def test_a_chain_of_trusted_proxies_is_walked(middleware):
 
 def test_garbage_in_the_header_is_not_believed(middleware):
     assert client_address(middleware, "172.18.0.5", "not-an-address") == "172.18.0.5"
+
+
+CLOUDFLARE_EDGE = "162.158.10.20"
+
+
+@pytest.fixture
+def behind_cloudflare(settings):
+    settings.TRUSTED_PROXY_NETWORKS = ["127.0.0.0/8", "172.16.0.0/12"]
+    settings.CLOUDFLARE_NETWORKS = ["162.158.0.0/15", "2400:cb00::/32"]
+    return RealClientIPMiddleware(lambda request: HttpResponse(request.META["REMOTE_ADDR"]))
+
+
+def cloudflare_client(middleware, peer, forwarded_for=None, connecting_ip="198.51.100.7"):
+    extra = {"REMOTE_ADDR": peer, "HTTP_CF_CONNECTING_IP": connecting_ip}
+    if forwarded_for is not None:
+        extra["HTTP_X_FORWARDED_FOR"] = forwarded_for
+    return middleware(RequestFactory().get("/", **extra)).content.decode()
+
+
+def test_behind_cloudflare_the_client_is_cf_connecting_ip(behind_cloudflare):
+    assert cloudflare_client(behind_cloudflare, "172.18.0.5", CLOUDFLARE_EDGE) == "198.51.100.7"
+
+
+def test_cloudflare_ipv6_edges_are_recognised(behind_cloudflare):
+    assert cloudflare_client(behind_cloudflare, "172.18.0.5", "2400:cb00:2049::1") == "198.51.100.7"
+
+
+def test_a_forged_cf_connecting_ip_through_the_proxy_is_ignored(behind_cloudflare):
+    """Sent straight to the origin's proxy: the hop before it is not Cloudflare."""
+    assert cloudflare_client(behind_cloudflare, "172.18.0.5", "203.0.113.9") == "203.0.113.9"
+
+
+def test_a_forged_cf_connecting_ip_sent_to_the_app_directly_is_ignored(behind_cloudflare):
+    assert cloudflare_client(behind_cloudflare, "203.0.113.9", CLOUDFLARE_EDGE) == "203.0.113.9"
+
+
+def test_a_cloudflare_address_the_client_prepended_is_not_believed(behind_cloudflare):
+    forwarded = f"{CLOUDFLARE_EDGE}, 203.0.113.9"
+    assert cloudflare_client(behind_cloudflare, "172.18.0.5", forwarded) == "203.0.113.9"
+
+
+def test_garbage_in_cf_connecting_ip_keeps_the_cloudflare_address(behind_cloudflare):
+    assert cloudflare_client(behind_cloudflare, "172.18.0.5", CLOUDFLARE_EDGE, "not-an-address") == CLOUDFLARE_EDGE
+
+
+def test_without_cloudflare_the_header_means_nothing(middleware):
+    assert cloudflare_client(middleware, "172.18.0.5", CLOUDFLARE_EDGE) == CLOUDFLARE_EDGE

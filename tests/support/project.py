@@ -1,0 +1,54 @@
+"""Running Django code in a rendered project, as its containers would."""
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Outcome:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def data(self):
+        """The JSON the code printed last."""
+        assert self.returncode == 0, self.stdout[-3000:] + self.stderr[-3000:]
+        return json.loads(self.stdout.strip().splitlines()[-1])
+
+
+def manage(project: Path, venv: Path, env: dict, *args: str, timeout: float = 120) -> Outcome:
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "manage.py", *args],
+        cwd=project / "src",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return Outcome(result.returncode, result.stdout, result.stderr)
+
+
+def shell(project: Path, venv: Path, env: dict, code: str, timeout: float = 120) -> Outcome:
+    """`manage.py shell -c code`; end the code with print(json.dumps(...))."""
+    return manage(project, venv, env, "shell", "--verbosity", "0", "-c", code, timeout=timeout)
+
+
+def signed_in_session(project: Path, venv: Path, env: dict, username: str) -> str:
+    """A user and a session of theirs in the database; the session cookie."""
+    code = f"""
+import json
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.contrib.sessions.backends.db import SessionStore
+user, _ = get_user_model().objects.get_or_create(username={username!r})
+session = SessionStore()
+session[SESSION_KEY] = str(user.pk)
+session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+session.create()
+print(json.dumps(session.session_key))
+"""
+    return f"sessionid={shell(project, venv, env, code).data}"
