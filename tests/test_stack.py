@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from support.celery import compose_environment
 from support.gunicorn import GunicornServer
 from support.http import Response, request
 from support.nginx import NginxServer, make_certificate
@@ -31,6 +33,7 @@ class Stack:
     gunicorn: GunicornServer
     nginx: NginxServer
     ca: Path
+    media: Path
 
     def https(self, path: str, **kwargs) -> Response:
         return request(self.nginx.https_port, path, host_header=DOMAIN, tls_ca=self.ca, **kwargs)
@@ -59,12 +62,19 @@ def stack(default_project, venv, postgres, tmp_path_factory):
     project = base / "project"
     shutil.copytree(default_project, project)
     redis = RedisServer(base / "redis").start()
+    # Readable by nginx's unprivileged workers, as the media volume is in the
+    # container (pytest's own temporary directories are root-only).
+    media = Path(tempfile.mkdtemp(prefix="obcms-test-media-"))
+    media.chmod(0o755)
     env = project_env(
         project,
         venv,
+        # What the compose file gives web (MEDIA_X_ACCEL_PREFIX: nginx sends uploads).
+        **compose_environment(project, "web"),
         DATABASE_URL=postgres.create_database("stack"),
         REDIS_URL=redis.url,
         DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
+        MEDIA_ROOT=str(media),
     )
     manage(project, venv, env, "collectstatic", "--noinput")  # as the image build does
     manage(project, venv, env, "migrate_safely")
@@ -72,12 +82,13 @@ def stack(default_project, venv, postgres, tmp_path_factory):
     gunicorn = GunicornServer(project, venv, env, base / "gunicorn.log").start()
     ca = make_certificate(base / "certs", [DOMAIN, f"www.{DOMAIN}"])
     nginx = NginxServer(
-        base / "nginx", project / "deploy/nginx/obcms.conf", gunicorn.port, base / "certs", project / "src/media"
+        base / "nginx", project / "deploy/nginx/obcms.conf", gunicorn.port, base / "certs", media
     ).start()
-    yield Stack(project, env, redis, gunicorn, nginx, ca)
+    yield Stack(project, env, redis, gunicorn, nginx, ca, media)
     nginx.stop()
     gunicorn.stop()
     redis.stop()
+    shutil.rmtree(media)
 
 
 def test_health_answers_json_over_https(stack):
@@ -152,14 +163,15 @@ def test_admin_css_is_hashed_immutable_and_compressed(stack):
     assert int(re.search(r"max-age=(\d+)", cache_control).group(1)) >= 365 * 24 * 3600
 
 
-def test_admin_login_post_over_https_passes_csrf(stack):
+def log_in(stack) -> Response:
+    """The admin login form, posted over HTTPS as a browser does."""
     page = stack.https("/admin/login/")
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.body.decode()).group(1)
     csrf_cookie = next(c for c in page.cookies if c.startswith("csrftoken=")).split(";")[0]
     form = urlencode(
         {"csrfmiddlewaretoken": token, "username": "admin", "password": ADMIN_PASSWORD, "next": "/admin/"}
     ).encode()
-    response = stack.https(
+    return stack.https(
         "/admin/login/?next=/admin/",
         method="POST",
         body=form,
@@ -170,9 +182,36 @@ def test_admin_login_post_over_https_passes_csrf(stack):
             "Referer": f"https://{DOMAIN}/admin/login/",
         },
     )
+
+
+def admin_session(stack) -> str:
+    response = log_in(stack)
+    assert response.status == 302, response.body[:500]
+    return next(c for c in response.cookies if c.startswith("sessionid=")).split(";")[0]
+
+
+def test_admin_login_post_over_https_passes_csrf(stack):
+    response = log_in(stack)
     assert response.status == 302, response.body[:500]
     assert response.header("location") == "/admin/"
     session = next(c for c in response.cookies if c.startswith("sessionid="))
     assert "Secure" in session and "HttpOnly" in session
     dashboard = stack.https("/admin/", headers={"Cookie": session.split(";")[0]})
     assert dashboard.status == 200 and b"Site administration" in dashboard.body
+
+
+def test_uploads_sent_by_nginx_cannot_run_as_pages_of_the_site(stack):
+    """An uploaded HTML file comes back through the protected media view and
+    nginx's X-Accel-Redirect, sandboxed and not sniffed: data, not a page."""
+    upload = stack.media / "reports/quarterly.html"
+    upload.parent.mkdir(mode=0o755)
+    upload.write_bytes(b"<script>alert(document.cookie)</script>")
+    upload.chmod(0o644)
+    assert stack.https("/media/reports/quarterly.html").status == 302, "signed-in users only"
+
+    response = stack.https("/media/reports/quarterly.html", headers={"Cookie": admin_session(stack)})
+    assert response.status == 200
+    assert response.body == upload.read_bytes(), "nginx sent the file itself"
+    policy = response.header("content-security-policy")
+    assert "sandbox" in policy and "default-src 'none'" in policy
+    assert response.header("x-content-type-options") == "nosniff"

@@ -9,11 +9,21 @@ from .processes import free_port, start, stop, wait_until
 
 
 class GunicornServer:
-    def __init__(self, project: Path, venv: Path, env: dict[str, str], log: Path, workers: int = 2):
+    def __init__(
+        self,
+        project: Path,
+        venv: Path,
+        env: dict[str, str],
+        log: Path,
+        workers: int = 2,
+        unix_socket: Path | None = None,
+    ):
         self.project = project
         self.port = free_port()
-        # GUNICORN_CMD_ARGS overrides the config file: keep the test server on loopback.
-        self.env = {**env, "GUNICORN_WORKERS": str(workers), "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{self.port}"}
+        # GUNICORN_CMD_ARGS overrides the config file: keep the test server on
+        # loopback (and on a Unix socket, which a network namespace can reach).
+        binds = f"--bind 127.0.0.1:{self.port}" + (f" --bind unix:{unix_socket}" if unix_socket else "")
+        self.env = {**env, "GUNICORN_WORKERS": str(workers), "GUNICORN_CMD_ARGS": binds}
         self.command = [venv_bin(venv, "gunicorn"), "--config", "gunicorn.conf.py"]
         self.log = log
         self.process: subprocess.Popen | None = None

@@ -5,7 +5,8 @@ import subprocess
 from pathlib import Path
 
 from .binaries import require
-from .processes import free_port, port_open, start, stop, wait_until
+from .netns import NetworkNamespace
+from .processes import free_port, start, stop, wait_until
 
 # The rendered conf is written for the compose network; these are the only
 # strings a test changes to run it on loopback.
@@ -75,22 +76,31 @@ def replace_required(text: str, old: str, new: str) -> str:
 
 
 class NginxServer:
+    """On free loopback ports; or, given a network namespace, inside it on
+    the rendered ports 80 and 443. upstream: a loopback port, or "unix:PATH"."""
+
     def __init__(
         self,
         base: Path,
         rendered_conf: Path,
-        upstream_port: int,
+        upstream: int | str,
         cert_dir: Path,
         media_dir: Path,
         cloudflare_extra: Path | None = None,
+        namespace: NetworkNamespace | None = None,
     ):
         self.base = base
-        self.http_port = free_port()
-        self.https_port = free_port()
+        self.namespace = namespace
         text = rendered_conf.read_text()
-        text = replace_required(text, UPSTREAM, f"set $web_upstream http://127.0.0.1:{upstream_port};")
-        text = replace_required(text, LISTEN_HTTP, f"listen 127.0.0.1:{self.http_port}")
-        text = replace_required(text, LISTEN_HTTPS, f"listen 127.0.0.1:{self.https_port}")
+        server = upstream if isinstance(upstream, str) else f"127.0.0.1:{upstream}"
+        text = replace_required(text, UPSTREAM, f"set $web_upstream http://{server};")
+        if namespace is None:
+            self.http_port = free_port()
+            self.https_port = free_port()
+            text = replace_required(text, LISTEN_HTTP, f"listen 127.0.0.1:{self.http_port}")
+            text = replace_required(text, LISTEN_HTTPS, f"listen 127.0.0.1:{self.https_port}")
+        else:
+            self.http_port, self.https_port = 80, 443
         text = replace_required(text, CERT_DIR, f"{cert_dir}/")
         if MEDIA_DIR in text:
             text = text.replace(MEDIA_DIR, f"{media_dir}/")
@@ -103,12 +113,13 @@ class NginxServer:
         self.process = None
 
     def start(self) -> "NginxServer":
-        self.process = start(
-            [require("nginx"), "-p", str(self.base), "-c", str(self.base / "nginx.conf"), "-g", "daemon off;"],
-            self.log,
-        )
+        command = [require("nginx"), "-p", str(self.base), "-c", str(self.base / "nginx.conf"), "-g", "daemon off;"]
+        if self.namespace is not None:
+            command = self.namespace.command(command)
+        self.process = start(command, self.log)
+        # nginx writes its pid file once its sockets listen.
         wait_until(
-            lambda: port_open("127.0.0.1", self.https_port),
+            (self.base / "nginx.pid").exists,
             15,
             "nginx",
             process=self.process,

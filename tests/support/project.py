@@ -12,6 +12,11 @@ class Outcome:
     stdout: str
     stderr: str
 
+    def checked(self) -> "Outcome":
+        """Itself, if the command exited 0; otherwise the test fails with its output."""
+        assert self.returncode == 0, self.stdout[-3000:] + self.stderr[-3000:]
+        return self
+
     @property
     def data(self):
         """The JSON the code printed last."""

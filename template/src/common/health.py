@@ -37,11 +37,11 @@ def database_ok() -> bool:
     params = connection.get_connection_params()
     if connection.vendor == "postgresql":
         params["connect_timeout"] = 2  # seconds; libpq's smallest
-    raw = connection.Database.connect(**params)
-    try:
         # No transaction left open at close: PgBouncer would otherwise throw
         # away the server connection behind it on every probe.
-        raw.autocommit = True
+        params["autocommit"] = True
+    raw = connection.Database.connect(**params)
+    try:
         cursor = raw.cursor()
         cursor.execute("SELECT 1")
         return tuple(cursor.fetchone()) == (1,)

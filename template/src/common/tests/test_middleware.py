@@ -2,7 +2,7 @@ import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from common.middleware import RealClientIPMiddleware
+from common.middleware import RealClientIPMiddleware, SecurityHeadersMiddleware, policy_header
 
 
 @pytest.fixture
@@ -84,3 +84,43 @@ def test_garbage_in_cf_connecting_ip_keeps_the_cloudflare_address(behind_cloudfl
 
 def test_without_cloudflare_the_header_means_nothing(middleware):
     assert cloudflare_client(middleware, "172.18.0.5", CLOUDFLARE_EDGE) == CLOUDFLARE_EDGE
+
+
+def test_policy_header_joins_directives_in_order():
+    policy = {"default-src": ["'none'"], "img-src": ["'self'", "https://cdn.example.org"]}
+    assert policy_header(policy) == "default-src 'none'; img-src 'self' https://cdn.example.org"
+
+
+def test_every_response_gets_the_policy_and_the_resource_policy(settings):
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = False
+    response = SecurityHeadersMiddleware(lambda request: HttpResponse("page"))(RequestFactory().get("/"))
+    assert response["Content-Security-Policy"] == policy_header(settings.CONTENT_SECURITY_POLICY)
+    assert "Content-Security-Policy-Report-Only" not in response
+    assert response["Cross-Origin-Resource-Policy"] == "same-origin"
+
+
+def test_the_default_policy_allows_no_inline_script_and_no_framing(settings):
+    policy = settings.CONTENT_SECURITY_POLICY
+    assert policy["default-src"] == ["'none'"]
+    assert policy["script-src"] == ["'self'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert not any("unsafe" in source for sources in policy.values() for source in sources)
+
+
+def test_report_only_sends_the_policy_under_the_reporting_header(settings):
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = True
+    response = SecurityHeadersMiddleware(lambda request: HttpResponse("page"))(RequestFactory().get("/"))
+    assert response["Content-Security-Policy-Report-Only"] == policy_header(settings.CONTENT_SECURITY_POLICY)
+    assert "Content-Security-Policy" not in response
+
+
+def test_a_view_keeps_the_policy_it_set_itself(settings):
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = False
+
+    def view(request):
+        response = HttpResponse("embeddable")
+        response["Content-Security-Policy"] = "frame-ancestors 'self'"
+        return response
+
+    response = SecurityHeadersMiddleware(view)(RequestFactory().get("/"))
+    assert response["Content-Security-Policy"] == "frame-ancestors 'self'"

@@ -1,0 +1,103 @@
+"""Backup and restore with the rendered scripts (scripts/backup.sh and
+scripts/restore.sh): a backup, a wipe of the database and the media, and a
+restore give back the same rows and the same files (compared by checksum).
+
+Here the media volume (tar); test_backup_s3.py does the same with a bucket.
+
+The scripts run here rather than in containers: BACKUP_DB_EXEC and
+BACKUP_APP_EXEC, their documented prefixes, are empty, so pg_dump,
+pg_restore, psql and tar run natively
+against the test's PostgreSQL, with the libpq variables the db container
+would have."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from support.backup import SEED, database_fingerprint, files_fingerprint, run_script, script_env
+from support.project import manage
+from support.render import project_env
+
+
+@pytest.fixture
+def volume_project(default_project, tmp_path) -> Path:
+    project = tmp_path / "project"
+    shutil.copytree(default_project, project)
+    (project / "src" / "media").mkdir(exist_ok=True)
+    return project
+
+
+def test_backup_wipe_restore_gives_back_rows_and_files(volume_project, venv, postgres, redis, tmp_path):
+    project, media = volume_project, volume_project / "src" / "media"
+    database = "backup_volume"
+    database_url = postgres.create_database(database)
+    env = project_env(project, venv, DATABASE_URL=database_url, REDIS_URL=redis.url)
+    manage(project, venv, env, "migrate_safely").checked()
+    saved = json.loads(manage(project, venv, env, "shell", "--verbosity", "0", "-c", SEED).checked().stdout)
+    env = script_env(env, database_url, "app-password")
+
+    rows_before = database_fingerprint(postgres, database)
+    files_before = files_fingerprint(media)
+    assert sorted(files_before) == saved and rows_before["auth_user"].startswith("40 ")
+
+    backup = run_script(project, env, "scripts/backup.sh", str(tmp_path / "backup"))
+    assert backup.returncode == 0, backup.stdout + backup.stderr
+    print("\n" + backup.stdout)
+    listed = sorted(path.name for path in (tmp_path / "backup").iterdir())
+    assert listed == ["SHA256SUMS", "database.dump", "database.rows", "media.tar"]
+    assert "auth_user 40" in (tmp_path / "backup" / "database.rows").read_text().replace("public.", "")
+
+    # The wipe: an empty database of the same name, an empty media volume.
+    postgres.psql(f"DROP DATABASE {database}")
+    postgres.psql(f"CREATE DATABASE {database} OWNER app")
+    shutil.rmtree(media)
+    media.mkdir()
+
+    refused = run_script(project, env, "scripts/restore.sh", str(tmp_path / "backup"))
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    restore = run_script(project, env, "scripts/restore.sh", str(tmp_path / "backup"), "--yes")
+    assert restore.returncode == 0, restore.stdout + restore.stderr
+    print(restore.stdout)
+
+    assert database_fingerprint(postgres, database) == rows_before
+    assert files_fingerprint(media) == files_before
+
+
+def test_restore_refuses_a_damaged_backup_before_changing_anything(volume_project, venv, postgres, redis, tmp_path):
+    project = volume_project
+    database = "backup_damaged"
+    database_url = postgres.create_database(database)
+    env = project_env(project, venv, DATABASE_URL=database_url, REDIS_URL=redis.url)
+    manage(project, venv, env, "migrate_safely").checked()
+    env = script_env(env, database_url, "app-password")
+    assert run_script(project, env, "scripts/backup.sh", str(tmp_path / "backup")).returncode == 0
+    dump = tmp_path / "backup" / "database.dump"
+    data = bytearray(dump.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    dump.write_bytes(bytes(data))
+    manage(
+        project, venv, env, "shell", "-c", "from django.contrib.auth.models import Group; Group(name='new').save()"
+    ).checked()
+
+    restore = run_script(project, env, "scripts/restore.sh", str(tmp_path / "backup"), "--yes")
+    assert restore.returncode != 0
+    assert "database.dump: FAILED" in restore.stdout + restore.stderr
+    assert postgres.psql("SELECT name FROM auth_group", database) == "new", "the database was not touched"
+
+
+def test_the_default_prefixes_reach_what_the_scripts_expect(default_project):
+    """Without the prefixes set, the scripts run in the compose file's db and
+    web services: db has the variables their commands read, web mounts the
+    media volume where they look for it (its working directory is /app)."""
+    compose = yaml.safe_load((default_project / "docker-compose.prod.yml").read_text())
+    services = compose["services"]
+    assert {"POSTGRES_USER", "POSTGRES_DB"} <= set(services["db"]["environment"])
+    assert "media:/app/src/media" in services["web"]["volumes"]
+    for script in ("backup.sh", "restore.sh"):
+        text = (default_project / "scripts" / script).read_text()
+        assert "BACKUP_DB_EXEC-docker compose -f docker-compose.prod.yml exec -T db}" in text
+        assert "BACKUP_APP_EXEC-docker compose -f docker-compose.prod.yml run --rm --no-deps -T web}" in text
+        assert '"${MEDIA_ROOT:-src/media}"' in text

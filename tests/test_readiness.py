@@ -1,0 +1,114 @@
+"""PostgreSQL goes away under a running gunicorn (the rendered
+gunicorn.conf.py, production settings): /ready/ says 503 within 3 seconds
+while /health/ stays 200, and when PostgreSQL is back on the same port,
+/ready/ and pages that query the database work again without restarting
+anything. The PostgreSQL server is the test's own."""
+
+import json
+import shutil
+import signal
+import time
+
+import pytest
+
+from support.gunicorn import GunicornServer
+from support.http import request
+from support.postgres import PostgresServer
+from support.project import manage
+from support.render import project_env
+from support.testonly import add_test_urls
+
+
+@pytest.fixture
+def own_postgres():
+    server = PostgresServer().start()
+    yield server
+    if server.process and server.process.poll() is None:
+        server.process.send_signal(signal.SIGCONT)
+    server.remove()
+
+
+@pytest.fixture
+def app(default_project, venv, own_postgres, redis, tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(default_project, project)
+    add_test_urls(project)
+    env = project_env(project, venv, DATABASE_URL=own_postgres.create_database("readiness"), REDIS_URL=redis.url)
+    manage(project, venv, env, "migrate_safely").checked()
+    server = GunicornServer(project, venv, env, tmp_path / "gunicorn.log", workers=2).start()
+    yield server
+    server.stop()
+
+
+def get(server: GunicornServer, path: str):
+    """As the probes and nginx send it; returns (status, body, seconds)."""
+    started = time.monotonic()
+    response = request(
+        server.port, path, host_header="obcms.gov.ph", headers={"X-Forwarded-Proto": "https"}, timeout=10
+    )
+    return response.status, response.body, time.monotonic() - started
+
+
+def wait_for(server: GunicornServer, path: str, status: int, within: float) -> float:
+    """Seconds until path answers status; fails after `within` seconds."""
+    began = time.monotonic()
+    while get(server, path)[0] != status:
+        assert time.monotonic() - began < within, f"{path} did not answer {status} within {within} s"
+        time.sleep(0.05)
+    return time.monotonic() - began
+
+
+def worker_pids(server: GunicornServer) -> set[str]:
+    log = server.log.read_text()
+    return {line.rsplit("pid: ", 1)[1].strip(")") for line in log.splitlines() if "Booting worker with pid" in line}
+
+
+def test_ready_follows_postgresql_stopped_and_started(app, own_postgres):
+    for _ in range(6):  # every worker holds a persistent connection now
+        assert get(app, "/test/database/")[0] == 200
+    assert get(app, "/ready/")[0] == 200
+    workers = worker_pids(app)
+
+    stopping = time.monotonic()
+    own_postgres.stop()  # fast shutdown; returns when the server has exited
+    stop_seconds = time.monotonic() - stopping
+    wait_for(app, "/ready/", 503, within=3 - stop_seconds)
+    to_503 = time.monotonic() - stopping
+    status, body, seconds = get(app, "/ready/")
+    assert status == 503 and json.loads(body)["checks"] == {"database": False, "cache": True}
+    health = [get(app, "/health/") for _ in range(10)]
+    assert {status for status, _, _ in health} == {200}
+    assert get(app, "/test/database/")[0] == 500
+
+    own_postgres.start()  # the same port
+    to_200 = wait_for(app, "/ready/", 200, within=10)
+    pages = [get(app, "/test/database/")[0] for _ in range(10)]
+    print(
+        f"\nPostgreSQL stopped (in {stop_seconds:.2f} s): /ready/ 503 {to_503:.2f} s after the stop began "
+        f"(answering in {seconds * 1000:.0f} ms), "
+        f"/health/ 200 in {max(s for _, _, s in health) * 1000:.0f} ms at most; "
+        f"started again: /ready/ 200 after {to_200:.2f} s; database pages then: {pages}"
+    )
+    assert pages == [200] * 10, "stale persistent connections were replaced"
+    assert app.process.poll() is None and worker_pids(app) == workers, "nothing was restarted"
+
+
+def test_ready_gives_up_on_a_hung_postgresql(app, own_postgres):
+    """A PostgreSQL that accepts connections but never answers (its
+    postmaster stopped with SIGSTOP): /ready/ still answers, 503, because
+    each check has a deadline."""
+    assert get(app, "/ready/")[0] == 200
+    own_postgres.process.send_signal(signal.SIGSTOP)
+    try:
+        status, body, seconds = get(app, "/ready/")
+        health = get(app, "/health/")
+    finally:
+        own_postgres.process.send_signal(signal.SIGCONT)
+    to_200 = wait_for(app, "/ready/", 200, within=10)
+    print(
+        f"\nPostgreSQL hung: /ready/ {status} in {seconds:.2f} s, /health/ {health[0]} in {health[2] * 1000:.0f} ms; "
+        f"resumed: /ready/ 200 after {to_200:.2f} s"
+    )
+    assert status == 503 and json.loads(body)["checks"]["database"] is False
+    assert seconds < 3
+    assert health[0] == 200
