@@ -105,3 +105,20 @@ def test_every_problem_is_reported_at_once(default_project, venv, production_env
     result = manage(default_project, venv, env, "check")
     for message in ("SECRET_KEY is 5 characters long", "ALLOWED_HOSTS contains '*'", "DATABASE_URL is not set"):
         assert message in result.stderr
+
+
+def test_the_example_in_overrides_py_works(project_copy, venv, production_env):
+    """overrides.py is the owner's extension point; the example its docstring
+    gives must run as written."""
+    overrides = project_copy / "src" / "obc_management" / "settings" / "overrides.py"
+    docstring = overrides.read_text().split('"""')[1]
+    example = "\n".join(line[4:] for line in docstring.splitlines() if line.startswith("    "))
+    assert "SESSION_COOKIE_AGE = 8 * 3600" in example
+    overrides.write_text(example + "\n")
+    script = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        "print(json.dumps([settings.SESSION_COOKIE_AGE, settings.SECURE_HSTS_INCLUDE_SUBDOMAINS]))"
+    )
+    result = manage(project_copy, venv, production_env, "shell", "--verbosity", "0", "-c", script)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [8 * 3600, False]

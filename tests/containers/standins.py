@@ -18,12 +18,22 @@ Python stand-in and pip: Debian marks its Python as externally managed
 (PEP 668), so ``pip install`` outside a venv fails there while it works in
 the official image. The template's Dockerfile installs into a venv, which
 behaves the same in both.
+
+Python stand-in and TLS: this machine reaches PyPI through an HTTPS proxy
+with its own CA, which only the host's bundle holds. The python stand-in
+(and only it) trusts the CAs of the host's bundle that Debian's lacks, so
+``pip install`` in a build FROM it works without changing the Dockerfile
+being built. Debian's pip reads the system bundle. The image's label and
+the build log say so.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +50,10 @@ KEY_LABEL = "org.obcms.standin.key"
 NOTE_LABEL = "org.obcms.standin"
 ROOTFS_REPO = "obcms-standin-rootfs"
 BUILD_TIMEOUT = 600.0
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+# Directory of the python recipe's build context that receives those CAs.
+SANDBOX_CA_DIR = "sandbox-ca"
+PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----")
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,8 @@ class StandIn:
     recipe: str  # directory under recipes/
     rootfs: RootfsSpec
     note: str  # how it differs from the official image
+    # Trust the host's extra CAs (see the module docstring): test sandbox only.
+    trust_host_cas: bool = False
 
     @property
     def key(self) -> str:
@@ -56,6 +72,8 @@ class StandIn:
             if path.is_file():
                 h.update(f"{path.relative_to(RECIPES)}\0{path.stat().st_mode & 0o111}\0".encode())
                 h.update(path.read_bytes())
+        if self.trust_host_cas:
+            h.update(b"host-cas\0" + "".join(_host_cas()).encode())
         return h.hexdigest()[:16]
 
 
@@ -73,7 +91,9 @@ STANDINS: tuple[StandIn, ...] = (
             "trixie", ("python3", "python3-venv", "python3-pip", "python3-dev", "ca-certificates", "netbase", "tzdata")
         ),
         "Debian's python3 3.13 (/usr/bin, symlinked from /usr/local/bin); "
-        "pip refuses system-wide installs (PEP 668): use a venv",
+        "pip refuses system-wide installs (PEP 668): use a venv; "
+        "TEST SANDBOX ONLY: trusts the CAs of the host's bundle that Debian lacks (the HTTPS proxy to PyPI)",
+        trust_host_cas=True,
     ),
     StandIn(
         "postgres:17-trixie",
@@ -245,7 +265,46 @@ def _build(engine: DockerEngine, standin: StandIn, tarball: Path | None) -> None
             "import platform; print(platform.python_version())",
         ).stdout.strip()
         args += ["--build-arg", f"PYTHON_VERSION={version}"]
-    engine.docker(*args, str(RECIPES / standin.recipe), timeout=BUILD_TIMEOUT)
+    with tempfile.TemporaryDirectory(prefix=f"standin-{standin.recipe}-") as tmp:
+        context = Path(tmp) / standin.recipe
+        shutil.copytree(RECIPES / standin.recipe, context)
+        if standin.trust_host_cas:
+            _add_host_cas(engine, base, context / SANDBOX_CA_DIR, standin.image)
+        engine.docker(*args, str(context), timeout=BUILD_TIMEOUT)
+
+
+def _host_cas() -> list[str]:
+    """The certificates of the host's CA bundle, whitespace-normalized."""
+    try:
+        text = HOST_CA_BUNDLE.read_text()
+    except FileNotFoundError:
+        return []
+    return [_normalized(block) for block in PEM_BLOCK.findall(text)]
+
+
+def _normalized(block: str) -> str:
+    body = "".join(block.split("-----")[2].split())
+    return (
+        "-----BEGIN CERTIFICATE-----\n"
+        + "\n".join(body[i : i + 64] for i in range(0, len(body), 64))
+        + ("\n-----END CERTIFICATE-----\n")
+    )
+
+
+def _add_host_cas(engine: DockerEngine, base: str, directory: Path, image: str) -> None:
+    """Write the host's CAs that the base image's bundle lacks into directory."""
+    bundle = engine.docker("run", "--rm", "--network", "none", base, "cat", str(HOST_CA_BUNDLE)).stdout
+    known = {_normalized(block) for block in PEM_BLOCK.findall(bundle)}
+    extra = [cert for cert in _host_cas() if cert not in known]
+    directory.mkdir(exist_ok=True)
+    for number, cert in enumerate(extra, 1):
+        (directory / f"sandbox-{number}.crt").write_text(cert)
+    log.warning(
+        "STAND-IN %s trusts %d CA(s) of this machine's bundle that Debian's lacks "
+        "(the sandbox's HTTPS proxy), for pip in builds: TEST SANDBOX ONLY",
+        image,
+        len(extra),
+    )
 
 
 def _version(engine: DockerEngine, standin: StandIn) -> str:

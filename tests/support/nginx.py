@@ -10,7 +10,7 @@ from .processes import free_port, start, stop, wait_until
 
 # The rendered conf is written for the compose network; these are the only
 # strings a test changes to run it on loopback.
-UPSTREAM = "server web:8000;"
+UPSTREAM = "set $web_upstream http://web:8000;"
 LISTEN_HTTP = "listen 80"
 LISTEN_HTTPS = "listen 443"
 CERT_DIR = "/etc/nginx/certs/"
@@ -93,7 +93,7 @@ class NginxServer:
         self.namespace = namespace
         text = rendered_conf.read_text()
         server = upstream if isinstance(upstream, str) else f"127.0.0.1:{upstream}"
-        text = replace_required(text, UPSTREAM, f"server {server};")
+        text = replace_required(text, UPSTREAM, f"set $web_upstream http://{server};")
         if namespace is None:
             self.http_port = free_port()
             self.https_port = free_port()

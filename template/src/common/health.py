@@ -39,6 +39,9 @@ def database_ok() -> bool:
     params = connection.get_connection_params()
     if connection.vendor == "postgresql":
         params["connect_timeout"] = 2  # seconds; libpq's smallest
+        # No transaction left open at close: PgBouncer would otherwise throw
+        # away the server connection behind it on every probe.
+        params["autocommit"] = True
     raw = connection.Database.connect(**params)
     try:
         cursor = raw.cursor()

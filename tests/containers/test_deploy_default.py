@@ -1,0 +1,267 @@
+"""docker-compose.prod.yml of the default answers, run for real: nginx ->
+gunicorn (web) -> PostgreSQL and Redis, Celery worker and beat, the one-shot
+migrate job, all from the image the rendered Dockerfile built.
+
+One deployment for the module; the tests run in file order and the last one
+takes it down and up again."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from support.http import request
+from support.render import read_answers, read_env_file
+
+from .checks import (
+    check_front_door,
+    check_monitor_sees_the_celery_heartbeat,
+    check_services_came_up,
+    check_upload_served_to_signed_in_users,
+    save_upload,
+)
+from .conftest import AppImages
+from .deployment import TEST_SOFT_SHUTDOWN_SECONDS, Deployment, private_copy, timed, wait_for
+
+# Session fixtures build images on the first test that needs them (and on a new
+# machine make the stand-ins first): more than the suite's default 600 s.
+pytestmark = pytest.mark.timeout(1200)
+
+ADMIN_PASSWORD = "a-long-password-for-the-container-tests"
+
+# Test-only code for the celery stop test, mounted read-only into the celery
+# container only, and registered there by a production-only settings/overrides.py
+# (the owner's module that production.py imports last).
+SLOW_TASKS = '''\
+"""Test-only tasks of the container tier: sleep, and count starts and ends."""
+
+import time
+
+from celery import shared_task
+from django.core.cache import cache
+
+
+def count(token, event):
+    key = f"containertest:{token}:{event}"
+    cache.add(key, 0, timeout=None)
+    return cache.incr(key)
+
+
+@shared_task
+def sleep_and_count(token, seconds):
+    count(token, "started")
+    time.sleep(seconds)
+    count(token, "done")
+    return token
+'''
+OVERRIDES = """\
+from .base import INSTALLED_APPS
+
+INSTALLED_APPS = [*INSTALLED_APPS, "containertest"]
+"""
+
+
+@pytest.fixture(scope="module")
+def deployment(app_images: AppImages, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    image = app_images.get("default")
+    base = tmp_path_factory.mktemp("deploy-default")
+    extras = base / "celery-extras"
+    (extras / "containertest").mkdir(parents=True)
+    (extras / "containertest" / "__init__.py").write_text("")
+    (extras / "containertest" / "tasks.py").write_text(SLOW_TASKS)
+    (extras / "overrides.py").write_text(OVERRIDES)
+    settings = f"/app/src/{read_answers(image.project)['django_package']}/settings"
+    mounts = {
+        "volumes": [
+            f"{extras / 'containertest'}:/app/src/containertest:ro",
+            f"{extras / 'overrides.py'}:{settings}/overrides.py:ro",
+        ]
+    }
+    deployment = Deployment(
+        app_images.engine,
+        "default",
+        private_copy(image.project, base / "project"),
+        base / "work",
+        image.tag,
+        extra_override={"services": {"celery": mounts}},
+    )
+    try:
+        with timed("default: compose up --wait (first start, empty volumes)"):
+            deployment.up()
+        yield deployment
+    finally:
+        with timed("default: compose down --volumes"):
+            deployment.down(volumes=True)
+
+
+def test_every_service_comes_up_and_the_site_answers(deployment: Deployment) -> None:
+    check_services_came_up(deployment)
+    with timed("default: probes, static file, admin login page through nginx"):
+        check_front_door(deployment)
+    token = read_env_file(deployment.project / ".env")["HEALTH_CHECK_TOKEN"]
+    wait_for(
+        lambda: deployment.get("/health/monitor/", headers={"X-Health-Token": token}).status == 200,
+        60,
+        "the Celery heartbeat sent by beat",
+    )
+    check_monitor_sees_the_celery_heartbeat(deployment, token)
+
+
+def test_plain_http_redirects_and_requests_arrive_from_the_gateway(deployment: Deployment) -> None:
+    response = request(deployment.http_port, "/admin/", host_header=deployment.domain)
+    assert response.status == 301 and response.header("location") == f"https://{deployment.domain}/admin/"
+    # docker-proxy forwards published ports from the network's gateway address.
+    log = deployment.logs("nginx")
+    assert f"{deployment.gateway('default')} - " in log
+
+
+def test_app_processes_run_unprivileged_on_a_read_only_root(deployment: Deployment) -> None:
+    for service in ("web", "celery", "beat"):
+        status = deployment.exec(service, "cat", "/proc/1/status")
+        assert "\nUid:\t10001\t10001\t10001\t10001\n" in status, service
+        assert "\nCapEff:\t0000000000000000\n" in status, service
+    out = deployment.exec("web", "sh", "-c", "touch /app/x 2>&1 || true; touch /tmp/x && echo tmp-writable")
+    assert "Read-only file system" in out and "tmp-writable" in out
+
+
+def test_readiness_follows_a_database_restart_without_restarting_web(deployment: Deployment) -> None:
+    before = deployment.containers()["web"]["State"]
+    assert deployment.get("/ready/").status == 200
+
+    with timed("default: db stopped -> /ready/ 503"):
+        deployment.compose("stop", "db", timeout=90)
+        response = wait_for(
+            lambda: (r := deployment.get("/ready/")).status == 503 and r, 15, "/ready/ 503 after the db stopped"
+        )
+    assert json.loads(response.body)["checks"] == {"database": False, "cache": True}
+    assert deployment.get("/health/").status == 200, "liveness does not depend on the database"
+
+    with timed("default: db started -> /ready/ 200"):
+        deployment.compose("start", "db", timeout=90)
+        wait_for(lambda: deployment.get("/ready/").status == 200, 60, "/ready/ 200 after the db came back")
+
+    after = deployment.containers()["web"]["State"]
+    assert (after["StartedAt"], after["Pid"], after["Status"]) == (before["StartedAt"], before["Pid"], "running")
+    assert deployment.containers()["web"]["RestartCount"] == 0
+    assert deployment.get("/admin/login/").status == 200, "the workers' old connections were replaced"
+
+
+def test_stopping_celery_loses_no_task(deployment: Deployment) -> None:
+    """A task that ends within the soft shutdown finishes; one that does not
+    goes back to the queue and the next worker runs it. Neither is lost."""
+    compose = deployment.rendered["services"]["celery"]
+    grace = int(compose["stop_grace_period"].rstrip("s"))
+    assert TEST_SOFT_SHUTDOWN_SECONDS < grace
+    run = secrets.token_hex(4)
+    short, long = f"{run}-short", f"{run}-long"
+    long_seconds = TEST_SOFT_SHUTDOWN_SECONDS + 8
+
+    sent = json.loads(
+        deployment.django_shell(
+            "import json; from obc_management.celery import app; "
+            "name = 'containertest.tasks.sleep_and_count'; "
+            f"print(json.dumps([app.send_task(name, args=[{short!r}, 3]).id, "
+            f"app.send_task(name, args=[{long!r}, {long_seconds}]).id]))"
+        )
+    )
+    counts = counter(deployment)
+    wait_for(lambda: counts(short, "started") == counts(long, "started") == 1, 30, "both tasks started")
+
+    stopped = time.monotonic()
+    with timed(f"default: compose stop celery (soft shutdown {TEST_SOFT_SHUTDOWN_SECONDS} s)"):
+        deployment.compose("stop", "celery", timeout=grace + 30)
+    seconds = time.monotonic() - stopped
+    state = deployment.containers()["celery"]["State"]
+    assert state["ExitCode"] == 0 and not state["OOMKilled"], "Docker did not have to kill it"
+    assert TEST_SOFT_SHUTDOWN_SECONDS - 1 <= seconds < grace
+    log = deployment.logs("celery")
+    assert "Restoring 1 unacknowledged message(s)" in log
+    assert (counts(short, "done"), counts(long, "done")) == (1, None)
+    queued = deployment.exec("redis", "redis-cli", "llen", "celery").strip()
+    assert queued == "1", "the unfinished task is back in the queue"
+
+    # The result is the proof that the new worker runs: no need to wait for
+    # its first health check (30 s interval) too.
+    with timed("default: celery started again, requeued task done"):
+        deployment.compose("up", "--detach", "--no-build", "celery", timeout=120)
+        result = deployment.django_shell(
+            f"from celery.result import AsyncResult; print(AsyncResult({sent[1]!r}).get(timeout={long_seconds + 60}))"
+        )
+    assert result.strip() == long
+    assert (counts(short, "started"), counts(short, "done")) == (1, 1)
+    assert (counts(long, "started"), counts(long, "done")) == (2, 1), "started twice, finished once"
+
+
+def counter(deployment: Deployment):
+    def count(token: str, event: str) -> int | None:
+        out = deployment.django_shell(
+            f"from django.core.cache import cache; print(cache.get('containertest:{token}:{event}'))"
+        ).strip()
+        return None if out == "None" else int(out)
+
+    return count
+
+
+def test_nginx_follows_web_to_a_new_address(deployment: Deployment) -> None:
+    """A deploy recreates web from the new image, and the new container may
+    get another address: here its old one is taken by another container
+    first, as can happen when compose recreates several services at once.
+    nginx must send requests to the new address, without a restart."""
+    engine, network = deployment.engine, f"{deployment.project_name}_default"
+
+    def web_address() -> str:
+        return deployment.containers()["web"]["NetworkSettings"]["Networks"][network]["IPAddress"]
+
+    old = web_address()
+    nginx_started = deployment.containers()["nginx"]["State"]["StartedAt"]
+    placeholder = f"{deployment.project_name}-placeholder"
+    with timed("default: web recreated at a new address, nginx follows"):
+        deployment.compose("rm", "--stop", "--force", "web", timeout=120)
+        engine.docker(
+            "run", "--detach", "--rm", "--name", placeholder, "--label", "org.obcms.test=1",
+            "--network", network, "--ip", old, "debian:trixie-slim", "sleep", "600",
+        )  # fmt: skip
+        try:
+            deployment.compose(
+                "up", "--detach", "--no-build", "--no-deps", "--wait", "--wait-timeout", "180", "web", timeout=240
+            )
+            assert web_address() != old
+            wait_for(lambda: deployment.get("/health/").status == 200, 30, "nginx reaching web at its new address")
+        finally:
+            engine.docker("rm", "--force", placeholder, check=False)
+    assert deployment.get("/admin/login/").status == 200
+    assert deployment.containers()["nginx"]["State"]["StartedAt"] == nginx_started, "nginx was not restarted"
+
+
+def test_an_upload_survives_down_and_up(deployment: Deployment) -> None:
+    """Saved through Django into the media volume as the app user, sent by
+    nginx after Django checked the user; still there after down and up."""
+    deployment.create_superuser("admin", ADMIN_PASSWORD)
+    content = f"uploaded {secrets.token_hex(8)}\n".encode()
+    name = save_upload(deployment, "uploads/report.txt", content)
+    owner = deployment.exec("web", "stat", "-c", "%u %a", f"/app/src/media/{name}").split()
+    assert owner == ["10001", "644"]
+    check_upload_served_to_signed_in_users(deployment, name, content, deployment.login("admin", ADMIN_PASSWORD))
+    assert deployment.get(f"/protected-media/{name}").status == 404, "nginx serves it only for Django"
+
+    with timed("default: compose down (volumes kept)"):
+        deployment.down(volumes=False)
+    assert deployment.containers() == {}
+    with timed("default: compose up --wait (existing volumes)"):
+        deployment.up()
+    check_upload_served_to_signed_in_users(deployment, name, content, deployment.login("admin", ADMIN_PASSWORD))
+
+
+def test_project_directory_was_not_changed(deployment: Deployment, app_images: AppImages) -> None:
+    """The deployment ran the rendered files as rendered."""
+    original = app_images.get("default").project
+    for path in original.rglob("*"):
+        if path.is_file() and ".git" not in path.parts:
+            copy = deployment.project / path.relative_to(original)
+            assert copy.read_bytes() == path.read_bytes(), copy
+    assert not (Path(deployment.project) / "docker-compose.override.yml").exists()
