@@ -19,7 +19,7 @@ from support.releases import GIT_IDENTITY, git, releases
 from support.render import TEMPLATE_ROOT, project_env, project_venv, read_answers, run_project_tests
 
 LEGACY = Path(__file__).resolve().parent / "fixtures" / "legacy-obcms"
-OWNER_APPS = ["communities", "mana"]
+OWNER_APPS = ["common", "communities", "mana"]
 
 
 @pytest.fixture
@@ -86,6 +86,12 @@ def test_adopted_repository_keeps_the_owners_code_passes_its_checks_and_updates(
     answers = read_answers(legacy)
     assert answers["_commit"] == release
     assert answers["_src_path"] == str(template_clone)
+    # OBCMS's own common app is kept; the template's app went beside it.
+    assert answers["ops_app"] == "ops"
+    assert (legacy / "src" / "ops" / "health.py").is_file()
+    assert (legacy / "src" / "common" / "middleware.py").read_text() == (
+        LEGACY / "src/common/middleware.py"
+    ).read_text()
     git(legacy, "add", "--all")
     git(legacy, "commit", "--quiet", "--message", "Adopt the deployment template")
 
@@ -130,14 +136,8 @@ def test_adopted_repository_keeps_the_owners_code_passes_its_checks_and_updates(
 
 
 def test_adoption_changes_nothing_when_a_file_of_the_owner_would_be_overwritten(legacy, template_clone):
-    # OBCMS has an app called common, as the template does.
-    middleware = legacy / "src" / "common" / "middleware.py"
-    middleware.parent.mkdir()
-    middleware.write_text("class AccessControlMiddleware:\n    pass\n")
-    git(legacy, "add", "--all")
-    git(legacy, "commit", "--quiet", "--message", "Our own common app")
-
-    result = adopt(legacy, template_clone, "--vcs-ref", releases()[-1][0])
+    # Told to put the template's app where OBCMS has its own common app.
+    result = adopt(legacy, template_clone, "--vcs-ref", releases()[-1][0], "--data", "ops_app=common")
     assert result.returncode == 1
     assert "src/common/middleware.py" in result.stderr
     assert git(legacy, "status", "--porcelain", "--ignored") == ""

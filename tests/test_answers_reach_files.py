@@ -8,6 +8,7 @@ from support.render import read_env_file, render
 ANSWERS = {
     "project_slug": "bangsamoro-cms",
     "django_package": "bcms",
+    "ops_app": "ops",
     "domain_name": "cms.example.gov.ph",
     "extra_domains": ["www.cms.example.gov.ph", "intranet.example.gov.ph"],
     "admin_email": "ops@example.gov.ph",
@@ -78,3 +79,15 @@ def test_flower_on_and_beat_off_reach_every_file(project):
     assert "CELERY_BEAT_SCHEDULE = {}" in read(project, "src/bcms/settings/base.py")
     runbook = read(project, "docs/deployment.md")
     assert "`flower`" in runbook and "`beat`" not in runbook
+
+
+def test_the_template_app_name_reaches_settings_servers_and_docs(project):
+    assert (project / "src/ops/apps.py").is_file() and not (project / "src/common").exists()
+    base = read(project, "src/bcms/settings/base.py")
+    assert '    "ops",\n' in base
+    assert '"ops.middleware.HealthCheckMiddleware"' in base
+    assert '"()": "ops.json_logging.JsonFormatter"' in base
+    assert 'name = "ops"' in read(project, "src/ops/apps.py")
+    assert "from ops.health import LivenessFirst" in read(project, "src/bcms/wsgi.py")
+    assert '"()": "ops.json_logging.JsonFormatter"' in read(project, "gunicorn.conf.py")
+    assert "`src/ops/`" in read(project, "README.md")

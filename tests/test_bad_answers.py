@@ -17,6 +17,8 @@ BAD_ANSWERS = [
     ("django_package", "json", "would shadow the standard library module"),
     ("django_package", "celery", "would shadow a package the project uses"),
     ("django_package", "obc-management", "is not a lower-case Python identifier"),
+    ("ops_app", "obc_management", "is already the django_package"),
+    ("ops_app", "django", "would shadow a package the project uses"),
     ("domain_name", "https://obcms.gov.ph", "has a scheme"),
     ("domain_name", "obcms.gov.ph:8443", "has a port"),
     ("domain_name", "obcms.gov.ph/app", "has a path"),

@@ -17,8 +17,10 @@ temporary directory, then, in REPOSITORY (a git work tree without changes):
   lines above the template's; then removes the old settings module;
 - keeps .env (writes one with fresh secrets when there is none).
 
-It stops before changing anything when a file the template writes exists
-with other content and is not in REPLACED (an own src/common/, say). The
+The template's own app goes to src/common/ unless the repository has an app
+of that name (OBCMS does): then to src/ops/ (the `ops_app` answer). It stops
+before changing anything when a file the template writes exists with other
+content and is not in REPLACED. The
 changes stay uncommitted: it prints what it did and what to review by hand
 (settings it did not carry, middleware, dropped requirements).
 
@@ -258,6 +260,11 @@ def answers_from(args: argparse.Namespace, repository: Path) -> dict:
                 "cannot tell the Django package from src/*/settings.py: pass --data django_package=NAME"
             )
         answers["django_package"] = candidates[0]
+    if "ops_app" not in answers:
+        free = [name for name in ("common", "ops") if not (repository / "src" / name).exists()]
+        if not free:
+            raise AdoptionError("src/common and src/ops are both taken: pass --data ops_app=NAME")
+        answers["ops_app"] = free[0]
     return answers
 
 

@@ -24,6 +24,7 @@ PROJECT_MODULES = {
     "brotli",
     "celery",
     "common",
+    "ops",
     "django",
     "flower",
     "gunicorn",

@@ -3,8 +3,8 @@ import json
 import pytest
 from django.core.cache import cache
 
-from common.health import LivenessFirst
-from common.tasks import record_heartbeat
+from ..health import LivenessFirst
+from ..tasks import record_heartbeat
 
 pytestmark = pytest.mark.django_db
 
@@ -89,7 +89,7 @@ def test_monitor_refuses_a_wrong_token(client, settings):
 
 def test_monitor_reports_checks_and_the_celery_heartbeat(client, settings):
     settings.HEALTH_CHECK_TOKEN = "right-token"
-    settings.CELERY_BEAT_SCHEDULE = {"record-heartbeat": {"task": "common.tasks.record_heartbeat", "schedule": 60}}
+    settings.CELERY_BEAT_SCHEDULE = {"record-heartbeat": {"task": record_heartbeat.name, "schedule": 60}}
     cache.clear()
     stale = client.get("/health/monitor/", HTTP_X_HEALTH_TOKEN="right-token")
     assert stale.status_code == 503

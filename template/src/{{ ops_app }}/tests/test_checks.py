@@ -1,4 +1,5 @@
-from common.checks import beat_schedule_names_real_tasks
+from .. import checks
+from ..checks import beat_schedule_names_real_tasks
 
 
 def test_the_shipped_beat_schedule_names_real_tasks():
@@ -11,5 +12,5 @@ def test_a_schedule_entry_naming_a_missing_task_is_an_error(settings):
         "send-daily-reports": {"task": "monitoring.tasks.send_daily_reports", "schedule": 86400},
     }
     errors = beat_schedule_names_real_tasks(None)
-    assert [error.id for error in errors] == ["common.E001"]
+    assert [error.id for error in errors] == [f"{checks.APP}.E001"]
     assert "monitoring.tasks.send_daily_reports" in errors[0].msg

@@ -6,7 +6,7 @@ from django.contrib.sessions.models import Session
 from django.core.cache import cache
 from django.utils import timezone
 
-from common.tasks import HEARTBEAT_CACHE_KEY, clear_expired_sessions, record_heartbeat
+from ..tasks import HEARTBEAT_CACHE_KEY, clear_expired_sessions, record_heartbeat
 
 pytestmark = pytest.mark.django_db
 

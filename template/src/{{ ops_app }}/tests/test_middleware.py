@@ -2,7 +2,7 @@ import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from common.middleware import RealClientIPMiddleware, SecurityHeadersMiddleware, policy_header
+from ..middleware import RealClientIPMiddleware, SecurityHeadersMiddleware, policy_header
 
 
 @pytest.fixture
