@@ -148,7 +148,32 @@ def merge_settings(old: str, base: str, notes: list[str]) -> str:
     return merged
 
 
-def merge_urls(old: str, rendered: str, notes: list[str]) -> str:
+def sorted_import_key(line: str) -> tuple:
+    """isort's order within a section: `import x` lines, then `from x import`."""
+    words = line.split()
+    return (words[0] == "from", words[1].lower())
+
+
+def add_imports(lines: list[str], new_imports: list[str], first_party: set[str]) -> list[str]:
+    """The new import lines in the section ruff's isort puts them in (the
+    project's own packages last, everything else before), each kept sorted."""
+    end = max(index for index, line in enumerate(lines) if line.startswith(("import ", "from ")))
+    start = min(index for index, line in enumerate(lines) if line.startswith(("import ", "from ")))
+    sections: list[list[str]] = [[]]
+    for line in lines[start : end + 1]:
+        if line.strip():
+            sections[-1].append(line)
+        elif sections[-1]:
+            sections.append([])
+    third_party, own = (sections[0], sections[-1]) if len(sections) > 1 else (sections[0], [])
+    for line in new_imports:
+        (own if line.split()[1].split(".")[0] in first_party else third_party).append(line)
+    blocks = [sorted(section, key=sorted_import_key) for section in (third_party, *sections[1:-1], own) if section]
+    merged = "\n".join("".join(block) for block in blocks)
+    return lines[:start] + [merged] + lines[end + 1 :]
+
+
+def merge_urls(old: str, rendered: str, notes: list[str], first_party: set[str]) -> str:
     """The owner's routes into urls.py's owner list, with the imports they use."""
     tree = ast.parse(old)
     routes = []
@@ -196,8 +221,7 @@ def merge_urls(old: str, rendered: str, notes: list[str]) -> str:
             new_imports.append(ast.unparse(ast.ImportFrom(module=node.module, names=wanted, level=node.level)) + "\n")
         else:
             new_imports.append(ast.unparse(ast.Import(names=wanted)) + "\n")
-    last_import = max(node.end_lineno for node in rendered_tree.body if isinstance(node, ast.Import | ast.ImportFrom))
-    lines[last_import:last_import] = new_imports
+    lines = add_imports(lines, new_imports, first_party)
     indented = ["    " + source.replace("\n", "\n    ") + "," for _, source in routes]
     if routes:
         notes.append(f"carried into urls.py: {len(routes)} route(s)")
@@ -287,6 +311,11 @@ def adopt(repository: Path, template: str, vcs_ref: str | None, answers: dict) -
         git(Path(scratch), "init", "--quiet")
         run_copy(template, str(render), data=answers, defaults=True, unsafe=True, quiet=True, vcs_ref=vcs_ref)
         replaced = {name.format(package=package) for name in REPLACED}
+        # What ruff's isort counts as the project's own: the packages under src/.
+        first_party = {path.name for path in (repository / "src").iterdir() if path.is_dir()} | {
+            package,
+            answers["ops_app"],
+        }
         notes: list[str] = []
 
         def old_text(name: str) -> str:
@@ -295,7 +324,9 @@ def adopt(repository: Path, template: str, vcs_ref: str | None, answers: dict) -
 
         merged = {
             f"src/{package}/settings/base.py": lambda text: merge_settings(old_settings.read_text(), text, notes),
-            f"src/{package}/urls.py": lambda text: merge_urls(old_text(f"src/{package}/urls.py"), text, notes),
+            f"src/{package}/urls.py": lambda text: merge_urls(
+                old_text(f"src/{package}/urls.py"), text, notes, first_party
+            ),
             "requirements/base.txt": lambda text: merge_requirements(
                 old_text("requirements/base.txt"), text, pinned_names(render), notes
             ),
