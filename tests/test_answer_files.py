@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from support import output_checks
-from support.binaries import require, venv_bin
+from support.binaries import require
 from support.matrix import question_values
-from support.render import TEMPLATE_ROOT, project_venv
+from support.render import TEMPLATE_ROOT, project_venv, run_project_tests
 
 ANSWER_FILES = sorted((TEMPLATE_ROOT / "tests" / "answers").glob("*.yml"))
 
@@ -57,19 +57,5 @@ def test_answer_file_renders_and_runs(answer_file, database_url, redis, tmp_path
     assert rendered.returncode == 0, rendered.stderr
     venv = project_venv(project)
     assert output_checks.all_problems(project, venv, tmp_path / "work", database_url, redis.url) == []
-    suite = subprocess.run(
-        [venv_bin(venv, "pytest"), "-q", "-p", "no:cacheprovider"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env={
-            "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
-            "HOME": str(project),
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis.url,
-            "PYTHONDONTWRITEBYTECODE": "1",
-        },
-    )
+    suite = run_project_tests(project, venv, database_url, redis.url, "-q")
     assert suite.returncode == 0, suite.stdout[-5000:]

@@ -8,19 +8,8 @@ import pytest
 
 from support.gunicorn import GunicornServer
 from support.processes import port_open
+from support.project import manage
 from support.render import project_env
-
-
-def manage(project, venv, env, *args, timeout=60):
-    return subprocess.run(
-        [str(venv / "bin" / "python"), "manage.py", *args],
-        cwd=project / "src",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import http.client
 import json
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from support.celery import compose_environment
 from support.gunicorn import GunicornServer
 from support.http import Response, request
 from support.nginx import NginxServer, make_certificate
+from support.project import manage
 from support.redis import RedisServer
 from support.render import project_env
 
@@ -42,20 +42,6 @@ class Stack:
         return request(self.nginx.http_port, path, host_header=DOMAIN, **kwargs)
 
 
-def manage(stack_project, venv, env, *args):
-    result = subprocess.run(
-        [str(venv / "bin" / "python"), "manage.py", *args],
-        cwd=stack_project / "src",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result
-
-
 @pytest.fixture(scope="module")
 def stack(default_project, venv, postgres, tmp_path_factory):
     base = tmp_path_factory.mktemp("stack")
@@ -76,9 +62,11 @@ def stack(default_project, venv, postgres, tmp_path_factory):
         DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
         MEDIA_ROOT=str(media),
     )
-    manage(project, venv, env, "collectstatic", "--noinput")  # as the image build does
-    manage(project, venv, env, "migrate_safely")
-    manage(project, venv, env, "createsuperuser", "--noinput", "--username", "admin", "--email", f"admin@{DOMAIN}")
+    manage(project, venv, env, "collectstatic", "--noinput").checked()  # as the image build does
+    manage(project, venv, env, "migrate_safely").checked()
+    manage(
+        project, venv, env, "createsuperuser", "--noinput", "--username", "admin", "--email", f"admin@{DOMAIN}"
+    ).checked()
     gunicorn = GunicornServer(project, venv, env, base / "gunicorn.log").start()
     ca = make_certificate(base / "certs", [DOMAIN, f"www.{DOMAIN}"])
     nginx = NginxServer(
