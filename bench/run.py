@@ -39,6 +39,7 @@ from support.binaries import postgres_bin, require  # noqa: E402
 from support.matrix import all_pairs, answers, question_values  # noqa: E402
 from support.postgres import PostgresServer  # noqa: E402
 from support.processes import free_port, start, stop, wait_until  # noqa: E402
+from support.project import manage as run_manage  # noqa: E402
 from support.redis import RedisServer  # noqa: E402
 from support.render import project_env, project_venv, render  # noqa: E402
 
@@ -343,17 +344,9 @@ http {{
 
 
 def manage(project: Path, venv: Path, env: dict, *args: str) -> None:
-    result = subprocess.run(
-        [str(venv / "bin" / "python"), "manage.py", *args],
-        cwd=project / "src",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+    outcome = run_manage(project, venv, env, *args, timeout=300)
+    if outcome.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{outcome.stdout}{outcome.stderr}")
 
 
 # ---------------------------------------------------------------------- wrk

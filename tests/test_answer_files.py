@@ -2,17 +2,14 @@
 CI renders. Each renders with the documented non-interactive command, passes
 the output checks, and its own test suite passes on real PostgreSQL/Redis."""
 
-import subprocess
-
 import pytest
 import yaml
 
 from support import output_checks
-from support.binaries import require
 from support.matrix import question_values
-from support.render import TEMPLATE_ROOT, project_venv, run_project_tests
+from support.render import ANSWERS_DIR, copier_cli_copy, project_venv, run_project_tests
 
-ANSWER_FILES = sorted((TEMPLATE_ROOT / "tests" / "answers").glob("*.yml"))
+ANSWER_FILES = sorted(ANSWERS_DIR.glob("*.yml"))
 
 
 def profile_values(path) -> dict:
@@ -36,24 +33,7 @@ def test_answer_files_cover_every_choice_value():
 def test_answer_file_renders_and_runs(answer_file, database_url, redis, tmp_path):
     project = tmp_path / "project"
     # The command the README gives for CI renders.
-    rendered = subprocess.run(
-        [
-            require("copier"),
-            "copy",
-            "--trust",
-            "--defaults",
-            "--vcs-ref",
-            "HEAD",
-            "--data-file",
-            str(answer_file),
-            str(TEMPLATE_ROOT),
-            str(project),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    rendered = copier_cli_copy(project, "--data-file", str(answer_file))
     assert rendered.returncode == 0, rendered.stderr
     venv = project_venv(project)
     assert output_checks.all_problems(project, venv, tmp_path / "work", database_url, redis.url) == []

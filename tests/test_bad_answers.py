@@ -1,12 +1,9 @@
 """Bad answers are refused by `copier copy` with a message that names the
 question and what is allowed, and nothing is rendered."""
 
-import subprocess
-
 import pytest
 
-from support.binaries import require
-from support.render import TEMPLATE_ROOT
+from support.render import copier_cli_copy
 
 BAD_ANSWERS = [
     ("project_slug", "OBCMS", "must start with a lower-case letter"),
@@ -41,24 +38,7 @@ BAD_ANSWERS = [
 @pytest.mark.parametrize(("question", "value", "reason"), BAD_ANSWERS, ids=lambda v: str(v)[:30])
 def test_bad_answer_is_refused_and_nothing_is_rendered(question, value, reason, tmp_path):
     target = tmp_path / "out"
-    result = subprocess.run(
-        [
-            require("copier"),
-            "copy",
-            "--trust",
-            "--defaults",
-            "--vcs-ref",
-            "HEAD",
-            "--data",
-            f"{question}={value}",
-            str(TEMPLATE_ROOT),
-            str(target),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = copier_cli_copy(target, "--data", f"{question}={value}")
     assert result.returncode != 0
     last_line = result.stderr.strip().splitlines()[-1]
     assert f"'{question}'" in last_line, last_line

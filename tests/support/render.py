@@ -9,6 +9,8 @@ from pathlib import Path
 
 from copier import run_copy
 
+from support.binaries import require
+
 TEMPLATE_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = TEMPLATE_ROOT / ".cache"
 # One answer file per deployment profile (CI renders each of them).
@@ -19,6 +21,15 @@ def render(dst: Path, answers: dict | None = None, vcs_ref: str = "HEAD", templa
     """Render like `copier copy --defaults --trust --data ...` (answers are validated)."""
     run_copy(str(template), str(dst), data=answers or {}, defaults=True, unsafe=True, quiet=True, vcs_ref=vcs_ref)
     return dst
+
+
+def copier_cli_copy(target: Path, *args: str) -> subprocess.CompletedProcess:
+    """`copier copy --trust --defaults` of HEAD through the real command line,
+    as CI and newcomers run it; args are the answers (--data/--data-file)."""
+    command = [require("copier"), "copy", "--trust", "--defaults", "--vcs-ref", "HEAD", *args]
+    return subprocess.run(
+        [*command, str(TEMPLATE_ROOT), str(target)], capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def profile_answers(name: str) -> dict:
