@@ -497,6 +497,10 @@ def group_health(stack: Stack, report: Report, args) -> None:
         status, headers, body = server.get()
         assert status == 200 and json.loads(body)["status"] == "healthy", (server.name, status, body)
     results = measure(servers, args.rounds, args.seconds)
+    # The rendered nginx opens a connection per request to gunicorn (no
+    # upstream keepalive): the same comparison with wrk doing likewise.
+    compared = [server for server in servers if server.name in ("template", "raw-wsgi", "cookiecutter")]
+    closing = measure(compared, args.rounds, args.seconds, {"Connection": "close"})
     stack.stop_servers()
     report.ratio_table(
         "/health/",
@@ -521,6 +525,23 @@ def group_health(stack: Stack, report: Report, args) -> None:
             "no-access-log": "rendered gunicorn.conf.py without access log",
             "sync-no-access-log": "rendered gunicorn.conf.py, sync x 5, without access log",
             "no-config": "gunicorn, no config (1 sync worker)",
+            "cookiecutter": "cookiecutter-django command (WEB_CONCURRENCY=4)",
+        },
+    )
+    report.ratio_table(
+        "/health/, a connection per request (as behind the rendered nginx)",
+        closing,
+        [
+            ("template / raw WSGI (the limit)", "template", "raw-wsgi", ">= 0.6"),
+            ("template / cookiecutter-django command", "template", "cookiecutter", ">= 1.1, p99 <= 1"),
+        ],
+    )
+    report.context_table(
+        "/health/, a connection per request",
+        closing,
+        {
+            "template": "rendered gunicorn.conf.py",
+            "raw-wsgi": "raw WSGI app, same settings",
             "cookiecutter": "cookiecutter-django command (WEB_CONCURRENCY=4)",
         },
     )

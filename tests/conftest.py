@@ -16,6 +16,12 @@ DATABASE_NUMBERS = itertools.count(1)
 collect_ignore = ["fixtures"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The container tier last: the quick tiers fail first, and its Docker
+    engine and images are made only once the rest has passed through."""
+    items.sort(key=lambda item: "containers" in item.path.parts)
+
+
 @pytest.fixture(scope="session")
 def default_project(copie_session) -> Path:
     """The template rendered with every default answer (pytest-copie)."""
