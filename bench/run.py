@@ -359,6 +359,7 @@ class Load:
     errors: int  # socket errors and non-2xx/3xx answers
 
 
+CLOSE = {"Connection": "close"}
 UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
 
 
@@ -378,6 +379,12 @@ def wrk(server: Server, connections: int, seconds: float, extra_headers: dict | 
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors += int(non_2xx.group(1)) if non_2xx else 0
     return Load(float(rps.group(1)), float(p99.group(1)) * UNIT_MS[p99.group(2)], errors)
+
+
+def measure_closing(servers: list[Server], names: tuple[str, ...], args) -> dict:
+    """measure() of the named servers with a connection per request, as the
+    rendered nginx sends them on (it keeps no upstream connection open)."""
+    return measure([server for server in servers if server.name in names], args.rounds, args.seconds, CLOSE)
 
 
 def measure(servers: list[Server], rounds: int, seconds: float, headers: dict | None = None, log=print) -> dict:
@@ -497,10 +504,7 @@ def group_health(stack: Stack, report: Report, args) -> None:
         status, headers, body = server.get()
         assert status == 200 and json.loads(body)["status"] == "healthy", (server.name, status, body)
     results = measure(servers, args.rounds, args.seconds)
-    # The rendered nginx opens a connection per request to gunicorn (no
-    # upstream keepalive): the same comparison with wrk doing likewise.
-    compared = [server for server in servers if server.name in ("template", "raw-wsgi", "cookiecutter")]
-    closing = measure(compared, args.rounds, args.seconds, {"Connection": "close"})
+    closing = measure_closing(servers, ("template", "raw-wsgi", "cookiecutter"), args)
     stack.stop_servers()
     report.ratio_table(
         "/health/",
@@ -648,6 +652,10 @@ WORKER_VARIANTS = {
     "no-recycling": ("rendered defaults, max_requests 0", {"GUNICORN_MAX_REQUESTS": "0"}),
 }
 
+# As behind the rendered nginx (a connection per request): the rendered
+# defaults against sync workers, whose strength that is.
+CLOSING_WORKER_VARIANTS = ("rendered", "sync-5", "gthread-5x4")
+
 
 def group_workers(stack: Stack, report: Report, args) -> None:
     project, venv = stack.project("default", {})
@@ -656,16 +664,15 @@ def group_workers(stack: Stack, report: Report, args) -> None:
         for name, (_, env) in WORKER_VARIANTS.items()
     ]
     results = measure(servers, args.rounds, args.seconds)
+    closing = measure_closing(servers, CLOSING_WORKER_VARIANTS, args)
     stack.stop_servers()
     base = next(iter(WORKER_VARIANTS))
-    report.ratio_table(
-        "worker settings, database page",
-        results,
-        [(f"{name} / {base}", name, base, "") for name in list(WORKER_VARIANTS)[1:]],
-    )
-    report.context_table(
-        "worker settings, database page", results, {name: label for name, (label, _) in WORKER_VARIANTS.items()}
-    )
+    for title, measured, names in (
+        ("worker settings, database page", results, list(WORKER_VARIANTS)),
+        ("worker settings, database page, a connection per request", closing, list(CLOSING_WORKER_VARIANTS)),
+    ):
+        report.ratio_table(title, measured, [(f"{name} / {base}", name, base, "") for name in names[1:]])
+        report.context_table(title, measured, {name: WORKER_VARIANTS[name][0] for name in names})
 
 
 MEMORY_VARIANTS = {
