@@ -503,15 +503,28 @@ def group_health(stack: Stack, report: Report, args) -> None:
     for server in servers:
         status, headers, body = server.get()
         assert status == 200 and json.loads(body)["status"] == "healthy", (server.name, status, body)
+    labels = {
+        "template": "rendered gunicorn.conf.py",
+        "raw-wsgi": "raw WSGI app, same settings",
+        "django": "/health/ through Django (first middleware), same settings",
+        "no-access-log": "rendered gunicorn.conf.py without access log",
+        "sync-no-access-log": "rendered gunicorn.conf.py, sync x 5, without access log",
+        "no-config": "gunicorn, no config (1 sync worker)",
+        "cookiecutter": "cookiecutter-django command (WEB_CONCURRENCY=4)",
+    }
+    targets = [
+        ("template / raw WSGI (the limit)", "template", "raw-wsgi", ">= 0.6"),
+        ("template / cookiecutter-django command", "template", "cookiecutter", ">= 1.1, p99 <= 1"),
+    ]
+    closing_names = ("template", "raw-wsgi", "cookiecutter")
     results = measure(servers, args.rounds, args.seconds)
-    closing = measure_closing(servers, ("template", "raw-wsgi", "cookiecutter"), args)
+    closing = measure_closing(servers, closing_names, args)
     stack.stop_servers()
     report.ratio_table(
         "/health/",
         results,
         [
-            ("template / raw WSGI (the limit)", "template", "raw-wsgi", ">= 0.6"),
-            ("template / cookiecutter-django command", "template", "cookiecutter", ">= 1.1, p99 <= 1"),
+            *targets,
             ("template / Django's request cycle (HealthCheckMiddleware)", "template", "django", ""),
             ("template / gunicorn without config", "template", "no-config", ""),
             ("template without access log / cookiecutter-django command", "no-access-log", "cookiecutter", ""),
@@ -519,36 +532,9 @@ def group_health(stack: Stack, report: Report, args) -> None:
             ("cookiecutter-django command / raw WSGI", "cookiecutter", "raw-wsgi", ""),
         ],
     )
-    report.context_table(
-        "/health/",
-        results,
-        {
-            "template": "rendered gunicorn.conf.py",
-            "raw-wsgi": "raw WSGI app, same settings",
-            "django": "/health/ through Django (first middleware), same settings",
-            "no-access-log": "rendered gunicorn.conf.py without access log",
-            "sync-no-access-log": "rendered gunicorn.conf.py, sync x 5, without access log",
-            "no-config": "gunicorn, no config (1 sync worker)",
-            "cookiecutter": "cookiecutter-django command (WEB_CONCURRENCY=4)",
-        },
-    )
-    report.ratio_table(
-        "/health/, a connection per request (as behind the rendered nginx)",
-        closing,
-        [
-            ("template / raw WSGI (the limit)", "template", "raw-wsgi", ">= 0.6"),
-            ("template / cookiecutter-django command", "template", "cookiecutter", ">= 1.1, p99 <= 1"),
-        ],
-    )
-    report.context_table(
-        "/health/, a connection per request",
-        closing,
-        {
-            "template": "rendered gunicorn.conf.py",
-            "raw-wsgi": "raw WSGI app, same settings",
-            "cookiecutter": "cookiecutter-django command (WEB_CONCURRENCY=4)",
-        },
-    )
+    report.context_table("/health/", results, labels)
+    report.ratio_table("/health/, a connection per request (as behind the rendered nginx)", closing, targets)
+    report.context_table("/health/, a connection per request", closing, {name: labels[name] for name in closing_names})
 
 
 def group_static(stack: Stack, report: Report, args) -> None:
