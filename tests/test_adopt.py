@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from support.binaries import require
+from support.project import manage
 from support.releases import GIT_IDENTITY, git, releases
 from support.render import TEMPLATE_ROOT, project_env, project_venv, read_answers, run_project_tests
 
@@ -109,16 +110,7 @@ def test_adopted_repository_keeps_the_owners_code_passes_its_checks_and_updates(
     ):
         assert test in tests.stdout
     env = project_env(legacy, venv, DATABASE_URL=database_url, REDIS_URL=redis.url)
-    check = subprocess.run(
-        [str(venv / "bin" / "python"), "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=legacy / "src",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert check.returncode == 0, check.stdout + check.stderr
+    manage(legacy, venv, env, "check", "--deploy", "--fail-level", "WARNING").checked()
 
     copier_dir = Path(require("copier")).parent
     update = subprocess.run(

@@ -1,10 +1,8 @@
 """A worker started from the rendered celery.py runs a task through a real
 Redis, and the result comes back."""
 
-import json
-import subprocess
-
 from support.celery import CeleryWorker
+from support.project import shell
 from support.render import project_env
 
 
@@ -21,17 +19,7 @@ def test_task_round_trip_through_redis(default_project, venv, database_url, redi
             "result = record_heartbeat.delay(); "
             "print(json.dumps([result.get(timeout=30), cache.get(HEARTBEAT_CACHE_KEY), result.status]))"
         )
-        client = subprocess.run(
-            [str(venv / "bin" / "python"), "manage.py", "shell", "--verbosity", "0", "-c", script],
-            cwd=default_project / "src",
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert client.returncode == 0, client.stderr
-        returned, stored, status = json.loads(client.stdout)
+        returned, stored, status = shell(default_project, venv, env, script, timeout=60).data
         assert status == "SUCCESS"
         assert returned == stored, "the worker wrote the cache value it returned"
         assert "common.tasks.record_heartbeat" in (tmp_path / "worker.log").read_text()
