@@ -61,6 +61,8 @@ def stack(default_project, venv, postgres, tmp_path_factory):
         REDIS_URL=redis.url,
         DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
         MEDIA_ROOT=str(media),
+        # The upload_tmp volume of the compose file.
+        FILE_UPLOAD_TEMP_DIR=str(base),
     )
     manage(project, venv, env, "collectstatic", "--noinput").checked()  # as the image build does
     manage(project, venv, env, "migrate_safely").checked()

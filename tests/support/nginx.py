@@ -1,5 +1,6 @@
 """The rendered nginx conf, run for real on loopback in front of a gunicorn."""
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,7 +14,10 @@ from .processes import free_port, start, stop, wait_until
 UPSTREAM = "set $web_upstream http://web:8000;"
 LISTEN_HTTP = "listen 80"
 LISTEN_HTTPS = "listen 443"
-CERT_DIR = "/etc/nginx/certs/"
+# certbot's current certificate, /etc/letsencrypt/live/<domain>/.
+CERT_DIR = re.compile(r"/etc/letsencrypt/live/[a-z0-9.-]+/")
+# The HTTP-01 challenge files certbot writes.
+WEBROOT = "root /var/www/certbot;"
 MEDIA_DIR = "/srv/media/"
 # use_cloudflare: the owner's extra Cloudflare ranges, mounted by compose.
 CLOUDFLARE_EXTRA = "/etc/nginx/cloudflare-extra.conf"
@@ -77,7 +81,9 @@ def replace_required(text: str, old: str, new: str) -> str:
 
 class NginxServer:
     """On free loopback ports; or, given a network namespace, inside it on
-    the rendered ports 80 and 443. upstream: a loopback port, or "unix:PATH"."""
+    the rendered ports 80 and 443. upstream: a loopback port, or "unix:PATH".
+    cert_dir holds fullchain.pem and privkey.pem (certbot's live/<domain>/);
+    webroot, when given, is where the ACME challenges are served from."""
 
     def __init__(
         self,
@@ -88,6 +94,7 @@ class NginxServer:
         media_dir: Path,
         cloudflare_extra: Path | None = None,
         namespace: NetworkNamespace | None = None,
+        webroot: Path | None = None,
     ):
         self.base = base
         self.namespace = namespace
@@ -101,7 +108,11 @@ class NginxServer:
             text = replace_required(text, LISTEN_HTTPS, f"listen 127.0.0.1:{self.https_port}")
         else:
             self.http_port, self.https_port = 80, 443
-        text = replace_required(text, CERT_DIR, f"{cert_dir}/")
+        if len(CERT_DIR.findall(text)) != 2:
+            raise AssertionError(f"the rendered nginx conf no longer names certbot's certificate: {CERT_DIR.pattern}")
+        text = CERT_DIR.sub(f"{cert_dir}/", text)
+        if webroot is not None:
+            text = replace_required(text, WEBROOT, f"root {webroot};")
         if MEDIA_DIR in text:
             text = text.replace(MEDIA_DIR, f"{media_dir}/")
         if cloudflare_extra is not None:

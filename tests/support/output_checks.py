@@ -124,14 +124,20 @@ def nginx_problems(project: Path, workdir: Path) -> list[str]:
         source, target = volume.split(":")[:2]
         if source.startswith("./deploy/nginx/") and target.startswith("/etc/nginx/"):
             shutil.copy(project / source, etc / target.removeprefix("/etc/nginx/"))
-    make_certificate(etc / "certs", [answers["domain_name"], *answers["extra_domains"]])
+    # certbot's directory, as the certificates volume holds it (the Debian
+    # package certbot makes /etc/letsencrypt, the mount point).
+    letsencrypt = workdir / "letsencrypt"
+    make_certificate(letsencrypt / "live" / answers["domain_name"], [answers["domain_name"], *answers["extra_domains"]])
     prefix = workdir / "prefix"
     prefix.mkdir()
     (etc / "nginx.conf").write_text(wrapper_conf(prefix, Path("/etc/nginx/conf.d/default.conf")))
     hosts = workdir / "hosts"
     hosts.write_text("127.0.0.1 localhost web\n")
     nginx = require("nginx")
-    script = f"mount --bind {etc} /etc/nginx && mount --bind {hosts} /etc/hosts && {nginx} -t -c /etc/nginx/nginx.conf"
+    script = (
+        f"mount --bind {etc} /etc/nginx && mount --bind {letsencrypt} /etc/letsencrypt"
+        f" && mount --bind {hosts} /etc/hosts && {nginx} -t -c /etc/nginx/nginx.conf"
+    )
     result = run([require("unshare"), "--mount", "--propagation", "private", "sh", "-c", script])
     return [] if result.returncode == 0 else [f"nginx -t: {result.stderr}"]
 

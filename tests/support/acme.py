@@ -1,0 +1,115 @@
+"""A local ACME CA: Pebble (Let's Encrypt's test CA, Debian package
+`pebble`) with pebble-challtestsrv as its DNS server, which answers every
+name with one address. Both listen on the host address they are given
+(loopback, or the gateway of a test's container network) on free ports, and
+are stopped by their own pids.
+
+Pebble validates HTTP-01 by connecting to <name>:http_port at that address,
+so http_port is the port where the rendered nginx listens."""
+
+import json
+import ssl
+import subprocess
+import urllib.request
+from pathlib import Path
+
+from .binaries import require
+from .processes import free_port, port_open, start, stop, wait_until
+
+
+def make_server_certificate(directory: Path, address: str) -> Path:
+    """A self-signed certificate for Pebble's own HTTPS at this address;
+    returns it (clients trust it as their CA bundle)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            require("openssl"),
+            *("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=pebble"),
+            *("-addext", f"subjectAltName=IP:{address},DNS:localhost"),
+            *("-keyout", str(directory / "key.pem"), "-out", str(directory / "cert.pem")),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return directory / "cert.pem"
+
+
+class AcmeServer:
+    def __init__(self, base: Path, http_port: int, https_port: int, address: str = "127.0.0.1"):
+        self.base = base
+        self.address = address
+        self.http_port = http_port
+        self.https_port = https_port
+        self.port = free_port(address)
+        self.management_port = free_port(address)
+        self.dns_port = free_port(address)
+        self.processes: list[subprocess.Popen] = []
+
+    @property
+    def directory_url(self) -> str:
+        return f"https://{self.address}:{self.port}/dir"
+
+    def start(self) -> "AcmeServer":
+        self.base.mkdir(parents=True, exist_ok=True)
+        self.tls_ca = make_server_certificate(self.base / "tls", self.address)
+        dns = start(
+            [
+                require("pebble-challtestsrv"),
+                *("-defaultIPv4", self.address, "-defaultIPv6", ""),
+                *("-dns01", f"{self.address}:{self.dns_port}"),
+                *("-http01", "", "-https01", "", "-tlsalpn01", ""),
+                *("-management", f"{self.address}:{free_port(self.address)}"),
+            ],
+            self.base / "challtestsrv.log",
+        )
+        self.processes.append(dns)
+        wait_until(
+            lambda: port_open(self.address, self.dns_port),  # it answers on TCP as well as UDP
+            20,
+            "pebble-challtestsrv",
+            process=dns,
+            log=self.base / "challtestsrv.log",
+        )
+        config = {
+            "pebble": {
+                "listenAddress": f"{self.address}:{self.port}",
+                "managementListenAddress": f"{self.address}:{self.management_port}",
+                "certificate": str(self.base / "tls" / "cert.pem"),
+                "privateKey": str(self.base / "tls" / "key.pem"),
+                "httpPort": self.http_port,
+                "tlsPort": self.https_port,
+                "ocspResponderURL": "",
+                "externalAccountBindingRequired": False,
+            }
+        }
+        (self.base / "pebble.json").write_text(json.dumps(config))
+        pebble = start(
+            [
+                require("pebble"),
+                *("-config", str(self.base / "pebble.json"), "-dnsserver", f"{self.address}:{self.dns_port}"),
+            ],
+            self.base / "pebble.log",
+            # No random waits before validating, no nonces refused on purpose.
+            env={"PATH": "/usr/bin:/bin", "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"},
+        )
+        self.processes.append(pebble)
+        wait_until(
+            lambda: port_open(self.address, self.port) and port_open(self.address, self.management_port),
+            20,
+            "pebble",
+            process=pebble,
+            log=self.base / "pebble.log",
+        )
+        return self
+
+    def root_certificate(self) -> str:
+        """The root that Pebble made at start (PEM): what issued certificates chain to."""
+        context = ssl.create_default_context(cafile=str(self.tls_ca))
+        url = f"https://{self.address}:{self.management_port}/roots/0"
+        with urllib.request.urlopen(url, context=context, timeout=10) as response:
+            return response.read().decode()
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            stop(process)
+        self.processes = []
