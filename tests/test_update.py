@@ -16,6 +16,7 @@ from packaging.version import Version
 
 from support import output_checks
 from support.binaries import require
+from support.facts import computed_values
 from support.owner import apply_owner_edits
 from support.releases import GIT_IDENTITY, answer_renames, answers_at, git, releases
 from support.render import project_package, project_venv, read_answers, render, run_project_tests
@@ -31,6 +32,7 @@ PROFILES = {
     },
 }
 RELEASES = [tag for tag, _ in releases()]
+COMPOSE_FILE = computed_values()["compose_file"]
 CONFLICT_MARKER = re.compile(rb"^(<<<<<<<|>>>>>>>)( |$)", re.MULTILINE)
 
 
@@ -111,7 +113,12 @@ def test_update_merges_cleanly_and_keeps_the_owners_work(release, profile, templ
         if line not in (project / name).read_text()
     ]
     assert missing == []
-    assert (project / ".env").read_bytes() == update.env_before
+    # .env is the owner's: kept byte for byte; an update that crosses the
+    # release of COMPOSE_FILE only appends that setting (a migration).
+    env_after = (project / ".env").read_bytes()
+    assert env_after.startswith(update.env_before)
+    appended = env_after[len(update.env_before) :].decode().splitlines()
+    assert [line for line in appended if line and not line.startswith("#")] in ([], [f"COMPOSE_FILE={COMPOSE_FILE}"])
 
     # Every answer is kept, under its new name where a migration renamed it.
     expected = dict(update.answers_before)

@@ -93,13 +93,24 @@ def compose_config(
     )
 
 
+def plain_compose(workdir: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`docker compose ARGS` as the scripts and the runbook run it: no -f, so
+    the files are those of COMPOSE_FILE in workdir's .env."""
+    return run(
+        [require("docker-compose"), *args],
+        cwd=workdir,
+        env={"PATH": os.environ["PATH"], "HOME": str(workdir), **(env or {})},
+    )
+
+
 def compose_problems(project: Path, workdir: Path) -> list[str]:
     found = []
     if read_answers(project)["deploy_target"] == "coolify":
         coolify.prepare_deployment(project, workdir, placeholder_credentials(project))
         prod = compose_config(workdir, "docker-compose.prod.yml", "--quiet")
     else:
-        prod = compose_config(project, "docker-compose.prod.yml", "--quiet", env=placeholder_credentials(project))
+        # docker-compose.prod.yml and the owner's file, through .env's COMPOSE_FILE.
+        prod = plain_compose(project, "config", "--quiet", env=placeholder_credentials(project))
     dev = compose_config(project, "docker-compose.yml", "--quiet")
     for name, result in (("docker-compose.prod.yml", prod), ("docker-compose.yml", dev)):
         if result.returncode != 0 or "variable is not set" in result.stderr:
