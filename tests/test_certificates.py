@@ -9,17 +9,13 @@ certificate replaces it; a renewal replaces that; each time nginx serves the
 new certificate without anyone reloading it (its serial number changes)."""
 
 import shutil
-import socket
-import ssl
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from support.acme import AcmeServer
-from support.binaries import require
+from support.acme import AcmeServer, served_certificate, verified
 from support.certbot import CertbotService, CertificateWatcher
 from support.nginx import NginxServer
 from support.processes import free_port, tail
@@ -28,38 +24,6 @@ DOMAIN = "obcms.gov.ph"
 NAMES = [DOMAIN, f"www.{DOMAIN}"]
 # How often the reload loop looks at the files (300 s in production).
 CHECK_SECONDS = 1
-
-
-def served_certificate(port: int, name: str = DOMAIN) -> dict[str, str]:
-    """Serial, issuer, subject and names of the certificate nginx presents for this name."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-        with context.wrap_socket(raw, server_hostname=name) as tls:
-            der = tls.getpeercert(binary_form=True)
-    result = subprocess.run(
-        [require("openssl"), "x509", "-inform", "der", "-noout", "-serial", "-issuer", "-subject"]
-        + ["-ext", "subjectAltName"],
-        input=der,
-        capture_output=True,
-        check=True,
-    )
-    lines = result.stdout.decode().splitlines()
-    fields = {key.strip(): value.strip() for key, value in (line.split("=", 1) for line in lines[:3])}
-    fields["names"] = " ".join(line.strip() for line in lines if "DNS:" in line)
-    return fields
-
-
-def verified(port: int, root_pem: str, name: str) -> bool:
-    """A handshake that checks the chain against Pebble's root, and the name."""
-    context = ssl.create_default_context(cadata=root_pem)
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-            with context.wrap_socket(raw, server_hostname=name):
-                return True
-    except ssl.SSLError:
-        return False
 
 
 def wait_for(predicate, timeout: float, what: str, logs: list[Path]):
@@ -120,11 +84,11 @@ def machinery(default_project, tmp_path):
 
 def test_a_certificate_is_issued_served_renewed_and_served_again(machinery):
     acme, certbot, nginx, logs = machinery
-    first_seen = served_certificate(nginx.https_port)
+    first_seen = served_certificate(nginx.https_port, DOMAIN)
     started = time.monotonic()
 
     issued = wait_for(
-        lambda: (seen := served_certificate(nginx.https_port))["issuer"] != first_seen["issuer"] and seen,
+        lambda: (seen := served_certificate(nginx.https_port, DOMAIN))["issuer"] != first_seen["issuer"] and seen,
         90,
         "nginx serving the CA's certificate",
         logs,
@@ -145,7 +109,7 @@ def test_a_certificate_is_issued_served_renewed_and_served_again(machinery):
 
     certbot.force_renewals()
     renewed = wait_for(
-        lambda: (seen := served_certificate(nginx.https_port))["serial"] != issued["serial"] and seen,
+        lambda: (seen := served_certificate(nginx.https_port, DOMAIN))["serial"] != issued["serial"] and seen,
         60,
         "nginx serving the renewed certificate",
         logs,

@@ -133,6 +133,14 @@ STANDINS: tuple[StandIn, ...] = (
         RootfsSpec(debian_release(IMAGES["nginx_image"]), ("nginx", "gettext-base", "curl", "ca-certificates")),
         f"Debian {debian_release(IMAGES['nginx_image'])}'s nginx stands in for {IMAGES['nginx_image']}",
     ),
+    # The official certbot image is Alpine's, its tag names no Debian release:
+    # trixie's certbot is the closest to it.
+    StandIn(
+        IMAGES["certbot_image"],
+        "certbot",
+        RootfsSpec("trixie", ("certbot", "ca-certificates")),
+        f"Debian trixie's certbot (Python and cryptography from Debian) stands in for {IMAGES['certbot_image']}",
+    ),
 )
 
 

@@ -1,13 +1,14 @@
 """A local ACME CA: Pebble (Let's Encrypt's test CA, Debian package
 `pebble`) with pebble-challtestsrv as its DNS server, which answers every
 name with one address. Both listen on the host address they are given
-(loopback, or the gateway of a test's container network) on free ports, and
-are stopped by their own pids.
+(loopback, or the gateway of a test's container network, where containers
+reach it) on free ports, and are stopped by their own pids.
 
 Pebble validates HTTP-01 by connecting to <name>:http_port at that address,
 so http_port is the port where the rendered nginx listens."""
 
 import json
+import socket
 import ssl
 import subprocess
 import urllib.request
@@ -35,9 +36,14 @@ def make_server_certificate(directory: Path, address: str) -> Path:
 
 
 class AcmeServer:
-    def __init__(self, base: Path, http_port: int, https_port: int, address: str = "127.0.0.1"):
+    def __init__(
+        self, base: Path, http_port: int, https_port: int, address: str = "127.0.0.1", resolve_to: str | None = None
+    ):
+        """address: where Pebble and its DNS listen; resolve_to: the address its
+        DNS gives every name (where nginx listens; default: address)."""
         self.base = base
         self.address = address
+        self.resolve_to = resolve_to or address
         self.http_port = http_port
         self.https_port = https_port
         self.port = free_port(address)
@@ -55,7 +61,7 @@ class AcmeServer:
         dns = start(
             [
                 require("pebble-challtestsrv"),
-                *("-defaultIPv4", self.address, "-defaultIPv6", ""),
+                *("-defaultIPv4", self.resolve_to, "-defaultIPv6", ""),
                 *("-dns01", f"{self.address}:{self.dns_port}"),
                 *("-http01", "", "-https01", "", "-tlsalpn01", ""),
                 *("-management", f"{self.address}:{free_port(self.address)}"),
@@ -113,3 +119,35 @@ class AcmeServer:
         for process in reversed(self.processes):
             stop(process)
         self.processes = []
+
+
+def served_certificate(port: int, name: str, host: str = "127.0.0.1") -> dict[str, str]:
+    """Serial, issuer, subject and names of the certificate nginx presents for this name."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with socket.create_connection((host, port), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname=name) as tls:
+            der = tls.getpeercert(binary_form=True)
+    result = subprocess.run(
+        [require("openssl"), "x509", "-inform", "der", "-noout", "-serial", "-issuer", "-subject"]
+        + ["-ext", "subjectAltName"],
+        input=der,
+        capture_output=True,
+        check=True,
+    )
+    lines = result.stdout.decode().splitlines()
+    fields = {key.strip(): value.strip() for key, value in (line.split("=", 1) for line in lines[:3])}
+    fields["names"] = " ".join(line.strip() for line in lines if "DNS:" in line)
+    return fields
+
+
+def verified(port: int, root_pem: str, name: str, host: str = "127.0.0.1") -> bool:
+    """A handshake that checks the chain against Pebble's root, and the name."""
+    context = ssl.create_default_context(cadata=root_pem)
+    try:
+        with socket.create_connection((host, port), timeout=5) as raw:
+            with context.wrap_socket(raw, server_hostname=name):
+                return True
+    except OSError:  # refused, or a certificate that does not chain or match
+        return False
