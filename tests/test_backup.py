@@ -98,6 +98,6 @@ def test_the_default_prefixes_reach_what_the_scripts_expect(default_project):
     assert "media:/app/src/media" in services["web"]["volumes"]
     for script in ("backup.sh", "restore.sh"):
         text = (default_project / "scripts" / script).read_text()
-        assert "BACKUP_DB_EXEC-docker compose -f docker-compose.prod.yml exec -T db}" in text
-        assert "BACKUP_APP_EXEC-docker compose -f docker-compose.prod.yml run --rm --no-deps -T web}" in text
+        assert "BACKUP_DB_EXEC-docker compose exec -T db}" in text
+        assert "BACKUP_APP_EXEC-docker compose run --rm --no-deps -T web}" in text
         assert '"${MEDIA_ROOT:-src/media}"' in text
