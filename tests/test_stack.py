@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 import pytest
 
 from support.celery import compose_environment
+from support.facts import computed_values
 from support.gunicorn import GunicornServer
 from support.http import Response, request
 from support.nginx import NginxServer, make_certificate
@@ -55,14 +56,13 @@ def stack(default_project, venv, postgres, tmp_path_factory):
     env = project_env(
         project,
         venv,
-        # What the compose file gives web (MEDIA_X_ACCEL_PREFIX: nginx sends uploads).
-        **compose_environment(project, "web"),
+        # What the compose file gives web (MEDIA_X_ACCEL_PREFIX: nginx sends
+        # uploads), with the upload_tmp volume here.
+        **{**compose_environment(project, "web"), "FILE_UPLOAD_TEMP_DIR": str(base)},
         DATABASE_URL=postgres.create_database("stack"),
         REDIS_URL=redis.url,
         DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
         MEDIA_ROOT=str(media),
-        # The upload_tmp volume of the compose file.
-        FILE_UPLOAD_TEMP_DIR=str(base),
     )
     manage(project, venv, env, "collectstatic", "--noinput").checked()  # as the image build does
     manage(project, venv, env, "migrate_safely").checked()
@@ -133,7 +133,9 @@ def test_unknown_host_names_are_dropped_by_nginx(stack):
 def test_https_responses_carry_security_headers_and_secure_cookies(stack):
     response = stack.https("/admin/login/")
     assert response.status == 200
-    assert response.header("strict-transport-security") == "max-age=31536000; includeSubDomains; preload"
+    # HSTS as a new .env has it: an hour, no preload (the runbook raises it).
+    first = computed_values()["hsts_seconds_first"]
+    assert response.header("strict-transport-security") == f"max-age={first}; includeSubDomains"
     assert response.header("x-content-type-options") == "nosniff"
     assert response.header("x-frame-options") == "DENY"
     assert response.header("referrer-policy") == "same-origin"
