@@ -59,8 +59,11 @@ def main() -> int:
         "--accept-losses", action="store_true", help="adopt even though the listed settings or routes are lost"
     )
     parser.add_argument("--table", choices=["changes", "all"], default="changes", help="rows of the before/after table")
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "obcms-adopt" / "venvs"
-    parser.add_argument("--venv-cache", type=Path, default=cache, help=f"where virtualenvs are kept (default: {cache})")
+    cache = Path(
+        os.environ.get("OBCMS_ADOPT_VENVS")
+        or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "obcms-adopt" / "venvs"
+    )
+    parser.add_argument("--venv-cache", type=Path, default=cache, help=f"where virtualenvs are kept (default: $OBCMS_ADOPT_VENVS or {cache})")
     args = parser.parse_args()
     repository = args.repository.resolve()
     try:

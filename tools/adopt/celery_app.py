@@ -8,6 +8,8 @@ caller takes it from the evaluated app), where the template's entries are.
 
 import ast
 
+from .pysource import segment
+
 # What the template's celery.py does already.
 TEMPLATE_DOES = ("config_from_object", "autodiscover_tasks", "DJANGO_SETTINGS_MODULE")
 
@@ -35,7 +37,7 @@ def is_template_part(node: ast.stmt, source: str, apps: set[str]) -> bool:
 
 def named_task(source: str, node: ast.FunctionDef, apps: set[str], module: str) -> str:
     """The function's text, its `@app.task` given the name the task had."""
-    text = ast.get_source_segment(source, node, padded=True)
+    text = segment(source, node)
     for decorator in node.decorator_list:
         target = decorator.func if isinstance(decorator, ast.Call) else decorator
         if not (isinstance(target, ast.Attribute) and target.attr in ("task", "shared_task")):
@@ -72,7 +74,7 @@ def hooks(source: str, package: str) -> tuple[list[str], list[str], list[str]]:
         if isinstance(node, ast.FunctionDef):
             kept.append(named_task(source, node, apps, module))
         else:
-            kept.append(ast.get_source_segment(source, node, padded=True))
+            kept.append(segment(source, node))
     if not kept:
         return [], [], notes
     used = {child.id for text in kept for child in ast.walk(ast.parse(text)) if isinstance(child, ast.Name)}

@@ -21,6 +21,8 @@ def covers(after, owner, depth: int = 0, additive: int | None = None) -> bool:
     the owner's entries (the template may add entries, and decides those at
     or above an ADDITIVE depth)."""
     if isinstance(owner, list) and isinstance(after, list):
+        if owner and len(owner) == len(after) and all(isinstance(item, dict) for item in owner + after):
+            return all(covers(theirs, ours, depth + 1, additive) for theirs, ours in zip(after, owner, strict=True))
         return is_subsequence(owner, after)
     if isinstance(owner, dict) and isinstance(after, dict) and "dict" in owner and "dict" in after:
         theirs, ours = after["dict"], owner["dict"]

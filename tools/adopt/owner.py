@@ -73,7 +73,10 @@ def find_package(root: Path, answer: str | None) -> str:
             "expected src/manage.py: the template keeps the Django project under src/ "
             "(move it there, commit, and run again)"
         )
-    candidates = sorted(path.parent.name for path in [*src.glob("*/settings.py"), *src.glob("*/settings/__init__.py")])
+    candidates = sorted(
+        {path.parent.name for path in src.glob("*/settings.py")}
+        | {path.parent.parent.name for path in src.glob("*/settings/__init__.py")}
+    )
     if len(candidates) != 1:
         found = ", ".join(candidates) or "none"
         raise AdoptionError(

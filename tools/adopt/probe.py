@@ -56,11 +56,15 @@ def encode(value, depth=0):
         return {"crontab": {field: str(getattr(value, "_orig_" + field)) for field in fields}}
     if kind.__name__ == "schedule" and hasattr(value, "run_every"):
         return {"timedelta": value.run_every.total_seconds()}
-    if isinstance(value, type) or callable(value) and hasattr(value, "__qualname__"):
-        return {"object": f"{value.__module__}.{value.__qualname__}"}
+    name = getattr(value, "__qualname__", None) if isinstance(value, type) or callable(value) else None
+    if isinstance(name, str):
+        return {"object": f"{getattr(value, '__module__', '?')}.{name}"}
     if isinstance(value, re.Pattern):
         return {"regex": value.pattern}
-    text = re.sub(r" at 0x[0-9a-f]+", "", repr(value))
+    try:
+        text = re.sub(r" at 0x[0-9a-f]+", "", repr(value))
+    except Exception:  # noqa: BLE001 - some objects cannot even say what they are
+        text = "?"
     return {"repr": text, "type": f"{kind.__module__}.{kind.__qualname__}"}
 
 
@@ -255,9 +259,16 @@ def celery_facts(module_name):
         for _, receiver in signal.receivers:
             function = receiver() if isinstance(receiver, weakref.ReferenceType) else receiver
             module_of = getattr(function, "__module__", "") or ""
-            if function is None or module_of.split(".")[0] in ("celery", "kombu", "django", "billiard"):
+            qualname = getattr(function, "__qualname__", None)
+            if not isinstance(qualname, str) or module_of.split(".")[0] in (
+                "celery",
+                "kombu",
+                "django",
+                "billiard",
+                "vine",
+            ):
                 continue
-            handlers.setdefault(name, []).append(f"{module_of}.{function.__qualname__}")
+            handlers.setdefault(name, []).append(f"{module_of}.{qualname}")
     return {
         "tasks": sorted(name for name in app.tasks if not name.startswith("celery.")),
         "beat_schedule": schedule,

@@ -64,18 +64,27 @@ def statements(source: str, env_lines: set[int] = frozenset()) -> list[Statement
     for node in tree.body:
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
             continue  # the docstring
-        text = ast.get_source_segment(source, node, padded=True)
         lines = range(node.lineno, (node.end_lineno or node.lineno) + 1)
         found.append(
             Statement(
                 node=node,
-                text=leading_comments(source, node) + text,
+                text=segment(source, node),
                 defines=defined_names(node),
                 uses=used_names(node) - BUILTINS,
                 reads_env=any(line in env_lines for line in lines),
             )
         )
     return found
+
+
+def segment(source: str, node: ast.stmt, comments: bool = True) -> str:
+    """A top-level statement's lines, its decorators and (by default) the
+    comment lines right above it included."""
+    lines = source.splitlines(keepends=True)
+    start = min([node.lineno, *(decorator.lineno for decorator in getattr(node, "decorator_list", []))]) - 1
+    while comments and start > 0 and lines[start - 1].lstrip().startswith("#"):
+        start -= 1
+    return "".join(lines[start : node.end_lineno]).rstrip("\n")
 
 
 def leading_comments(source: str, node: ast.stmt) -> str:

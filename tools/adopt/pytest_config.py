@@ -18,16 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 TABLE = "[tool.pytest.ini_options]"
-LINE_LISTS = {
-    "markers",
-    "filterwarnings",
-    "python_files",
-    "python_classes",
-    "python_functions",
-    "norecursedirs",
-    "testpaths",
-    "usefixtures",
-}
+# pytest's ini types: one entry per line, or words separated by spaces.
+LINE_LISTS = {"markers", "filterwarnings"}
+WORD_LISTS = {"python_files", "python_classes", "python_functions", "norecursedirs", "testpaths", "usefixtures"}
 TEMPLATE_DECIDES = {
     "DJANGO_SETTINGS_MODULE",
     "pythonpath",
@@ -131,6 +124,8 @@ def read(root: Path, tracked: list[str], rendered_pyproject: str) -> PytestConfi
         for option, value in options.items():
             if isinstance(value, str) and option in LINE_LISTS:
                 value = [line.strip() for line in value.splitlines() if line.strip()]
+            elif isinstance(value, str) and option in WORD_LISTS:
+                value = value.split()
             config.options[option] = value
     return config
 

@@ -3,7 +3,7 @@ what it did, and what it would lose."""
 
 from .run import Outcome
 
-WIDTHS = (16, 34, 28, 28)
+WIDTHS = (22, 32, 26, 26)
 
 
 def cell(text: str, width: int) -> str:

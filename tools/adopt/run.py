@@ -10,6 +10,7 @@ import importlib.util
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +49,7 @@ SETTINGS_FILES = {
     "development": "src/{package}/settings/development.py",
     "test": "src/{package}/settings/test.py",
 }
-CARRIED_HEADER = "# Your settings, carried from {source} when this repository adopted the template."
+CARRIED_HEADER = "# Your settings, carried from {source}\n# when this repository adopted the deployment template."
 PROBE_PATHS = ("/health/", "/ready/", "/health/monitor/")
 
 
@@ -119,8 +120,8 @@ def comparisons(project: OwnerProject, env_prod: dict, env_dev: dict) -> list[Co
     if project.settings_kind == "module":
         module = project.settings_modules["single"]
         return [
-            Comparison("settings", module, env_prod, f"{adopted}.production", SETTINGS_FILES["base"], main=True),
-            Comparison("settings with DEBUG", module, env_dev, f"{adopted}.development", SETTINGS_FILES["development"]),
+            Comparison("production", module, env_prod, f"{adopted}.production", SETTINGS_FILES["base"], main=True),
+            Comparison("development", module, env_dev, f"{adopted}.development", SETTINGS_FILES["development"]),
         ]
     found = []
     for role, module in project.settings_modules.items():
@@ -159,11 +160,20 @@ def star_imports(project: OwnerProject, module: str, sources: dict[str, str]) ->
 
 
 def render(template: str, ref: str | None, answers: dict, destination: Path) -> None:
+    # The template's post-copy task speaks of the scratch render's .env: not the owner's business.
+    sys.stdout.flush()
+    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
     try:
         run_copy(template, str(destination), data=answers, defaults=True, unsafe=True, quiet=True, vcs_ref=ref)
     except Exception as error:  # noqa: BLE001 - Copier's errors become one line
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise AdoptionError(f"copier could not render the template: {message}") from None
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
 
 
 def load_report_missing():
@@ -203,6 +213,8 @@ def ruff(python: Path, work: Path, files: list[str]) -> None:
 def adopt(repository: Path, options: Options) -> Outcome:
     check_repository(repository)
     outcome = Outcome()
+    template, ref, notes = releases.resolve(options.template, options.vcs_ref)
+    outcome.notes += notes
     answers = dict(options.answers)
     project = read_project(repository, answers.get("django_package"))
     answers["django_package"] = package = project.package
@@ -211,8 +223,6 @@ def adopt(repository: Path, options: Options) -> Outcome:
         if not free:
             raise AdoptionError("src/common and src/ops are both taken: pass --data ops_app=NAME")
         answers["ops_app"] = free[0]
-    template, ref, notes = releases.resolve(options.template, options.vcs_ref)
-    outcome.notes += notes
 
     with tempfile.TemporaryDirectory(prefix="adopt-") as scratch_name:
         scratch = Path(scratch_name)
@@ -231,13 +241,11 @@ def adopt(repository: Path, options: Options) -> Outcome:
         env_prod = placeholder_env(work / ".env.example", rendered / ".env.example")
         env_dev = placeholder_env(work / ".env.example", rendered / ".env.example", debug=True)
         plan = comparisons(project, env_prod, env_dev)
-        settings_files = [
-            project.module_file(module) for module in [*project.settings_modules.values(), *project.helper_modules]
-        ]
-        sources = {
-            module: project.module_file(module).read_text()
-            for module in [*project.settings_modules.values(), *project.helper_modules]
-        }
+        # The owner's settings modules, read before the template's files replace them.
+        modules = [*project.settings_modules.values(), *project.helper_modules]
+        files = {module: project.module_file(module) for module in modules}
+        sources = {module: path.read_text() for module, path in files.items()}
+        settings_files = list(files.values())
         before: dict[str, Evaluation] = {}
         for comparison in plan:
             before[comparison.label] = evaluate(
@@ -309,7 +317,7 @@ def adopt(repository: Path, options: Options) -> Outcome:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(rendered / name, target)
         if project.settings_kind == "module":
-            project.module_file(project.settings_modules["single"]).unlink()
+            files[project.settings_modules["single"]].unlink()
             outcome.notes.append(f"removed src/{package}/settings.py: the settings/ package replaces it")
 
         # -- requirements, and the adopted project's virtualenv ----------------------------
@@ -332,13 +340,13 @@ def adopt(repository: Path, options: Options) -> Outcome:
             destination = comparison.destination.format(package=package)
             current = evaluate(python_after, src, comparison.adopted_module, comparison.env)
             owner_settings = dict(before[comparison.label].settings)
-            if owner_beat and destination.endswith("base.py") and comparison.label in ("settings", "base"):
+            if owner_beat and destination.endswith("base.py") and comparison.destination.endswith("base.py"):
                 owner_settings["CELERY_BEAT_SCHEDULE"] = owner_beat
             text = (work / destination).read_text()
             own = star_imports(project, comparison.owner_module, sources)
             carrier = SettingsCarrier(
                 Writer(src),
-                [(project.module_file(module), sources[module]) for module in own],
+                [(files[module], sources[module]) for module in own],
                 before[comparison.label].env_reads,
                 text,
             )
@@ -349,7 +357,7 @@ def adopt(repository: Path, options: Options) -> Outcome:
                 closing = "}" if opening.endswith("{") else "]"
                 text = insert_before_closing(text, opening, lines, closing)
             text = add_imports(text, [*carried.imports, *sorted(carrier.writer.imports)])
-            source_name = project.module_file(comparison.owner_module).relative_to(work).as_posix()
+            source_name = files[comparison.owner_module].relative_to(work).as_posix()
             text = append_block(text, CARRIED_HEADER.format(source=source_name), carried.block)
             (work / destination).write_text(text)
             changed.append(destination)
@@ -413,7 +421,7 @@ def adopt(repository: Path, options: Options) -> Outcome:
             outcome.notes.append(f".gitignore: re-included the template's {', '.join(hidden)}, which your patterns hid")
 
         # -- after: evaluate again and compare ---------------------------------------------------
-        kept_modules = [module for module in [*project.helper_modules] if project.module_file(module).exists()]
+        kept_modules = [module for module in project.helper_modules if files[module].exists()]
         owner_routes = before[main.label].routes or []
         owner_paths = [route["path"] for route in owner_routes if route["path"]]
         after: dict[str, Evaluation] = {}

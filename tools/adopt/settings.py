@@ -11,6 +11,7 @@ has no literal form (an object) likewise. What it cannot carry, it returns
 as a loss.
 """
 
+import ast
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,6 +118,13 @@ class SettingsCarrier:
         if name in GOVERNED:
             return
         reads_env = any(name in statement.defines and statement.reads_env for statement in self.pool)
+        imported = any(name in statement.defines and statement.is_import for statement in self.pool)
+        if imported and current is None:
+            chosen = self.by_source(name, owner_settings, template_settings)
+            if chosen:
+                self.take_statements(chosen)
+                self.carried.notes[name] = "your import of it"
+                return
         try:
             if current is None or reads_env and name not in ADDITIVE:
                 self.whole(name, owner, owner_settings, template_settings, reads_env)
@@ -128,6 +136,14 @@ class SettingsCarrier:
             self.carried.losses[name] = f"its value has no literal form ({error}) and its statements need others"
 
     def whole(self, name: str, owner, owner_settings: dict, template_settings: dict, reads_env: bool) -> None:
+        own = [statement for statement in self.pool if name in statement.defines]
+        if len(own) == 1 and isinstance(own[0].node, ast.Assign) and not reads_env:
+            # One plain assignment: the owner's own words (8 * 3600, BASE_DIR / "static", comments).
+            chosen = self.by_source(name, owner_settings, template_settings)
+            if chosen:
+                self.take_statements(chosen)
+                self.carried.notes[name] = "your statement"
+                return
         if reads_env:
             chosen = self.by_source(name, owner_settings, template_settings)
             if chosen:
@@ -185,7 +201,8 @@ class SettingsCarrier:
             else:
                 items = ", ".join(self.writer.source(item) for item in appended)
                 self.carried.block.append(f"{expression} += [{items}]")
-        self.carried.notes.setdefault(name, "your entries added in your order")
+        if inserted or appended:
+            self.carried.notes.setdefault(name, "your entries added in your order")
 
     def beat(self, owner, current) -> None:
         entries = owner["dict"] if isinstance(owner, dict) and "dict" in owner else {}

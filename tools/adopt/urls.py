@@ -14,7 +14,7 @@ under `if settings.DEBUG:` (WhiteNoise and the protected media view do it).
 import ast
 from dataclasses import dataclass, field
 
-from .pysource import BUILTINS, insert_before_closing
+from .pysource import BUILTINS, insert_before_closing, segment
 
 OWNER_ROUTES = "urlpatterns += ["
 TEMPLATE_ADMIN_ROUTE = '    path("admin/", admin.site.urls),\n'
@@ -34,17 +34,29 @@ class UrlsPlan:
     statements: list[str] = field(default_factory=list)
     routes: list[Route] = field(default_factory=list)
     tail: list[str] = field(default_factory=list)  # if blocks, after the routes
+    spaced: list[bool] = field(default_factory=list)  # a blank line above each statement
     notes: list[str] = field(default_factory=list)
     keeps_admin: bool = False
 
 
-def route_expressions(node: ast.expr, source: str) -> list[str]:
-    """The entries of a urlpatterns value: list items, and *expr for the rest."""
+def route_expressions(node: ast.expr, source: str) -> list[tuple[str, str]]:
+    """The entries of a urlpatterns value, (with the comments above, alone):
+    list items, and *expr for the rest."""
     if isinstance(node, ast.List):
-        return [ast.get_source_segment(source, element) for element in node.elts]
+        lines = source.splitlines()
+        found = []
+        for element in node.elts:
+            above, start = [], element.lineno - 1
+            while start > 0 and lines[start - 1].strip().startswith("#"):
+                start -= 1
+                above.insert(0, lines[start].strip())
+            text = ast.get_source_segment(source, element)
+            found.append(("\n    ".join([*above, text]), text))
+        return found
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         return route_expressions(node.left, source) + route_expressions(node.right, source)
-    return [f"*{ast.get_source_segment(source, node)}"]
+    text = f"*{ast.get_source_segment(source, node)}"
+    return [(text, text)]
 
 
 def assigns_urlpatterns(node: ast.stmt) -> bool:
@@ -62,6 +74,15 @@ def only_static(node: ast.If) -> bool:
     return not node.orelse
 
 
+def blank_line_above(source: str, node: ast.stmt) -> bool:
+    """Whether a blank line separates the statement (and its comments) from the one above."""
+    lines = source.splitlines()
+    start = min([node.lineno, *(decorator.lineno for decorator in getattr(node, "decorator_list", []))]) - 1
+    while start > 0 and lines[start - 1].lstrip().startswith("#"):
+        start -= 1
+    return start > 0 and not lines[start - 1].strip()
+
+
 def plan(source: str) -> UrlsPlan:
     tree = ast.parse(source)
     result = UrlsPlan()
@@ -73,23 +94,24 @@ def plan(source: str) -> UrlsPlan:
         if isinstance(node, ast.Import | ast.ImportFrom):
             imports.append(node)
         elif isinstance(node, ast.Assign | ast.AugAssign) and assigns_urlpatterns(node):
-            for text in route_expressions(node.value, source):
-                admin = "admin.site.urls" in text
-                if admin and text.split(",")[0].strip() in ('path("admin/"', "path('admin/'"):
-                    result.notes.append(f"route `{text}` is the template's")
+            for text, expression in route_expressions(node.value, source):
+                admin = "admin.site.urls" in expression
+                if admin and expression.split(",")[0].strip() in ('path("admin/"', "path('admin/'"):
+                    result.notes.append(f"route `{expression}` is the template's")
                     continue
                 result.keeps_admin |= admin
                 result.routes.append(Route(text, len(result.routes), admin))
-                kept_nodes.append(ast.parse(text.lstrip("*"), mode="eval"))
+                kept_nodes.append(ast.parse(expression.lstrip("*"), mode="eval"))
         elif isinstance(node, ast.If) and "urlpatterns" in ast.unparse(node):
             first = ast.get_source_segment(source, node).splitlines()[0]
             if only_static(node):
                 result.notes.append(f"`{first}` (static and media files) is the template's: WhiteNoise and /media/")
             else:
-                result.tail.append(ast.get_source_segment(source, node))
+                result.tail.append(segment(source, node))
                 kept_nodes.append(node)
         else:
-            result.statements.append(comments_above(source, node) + ast.get_source_segment(source, node))
+            result.statements.append(segment(source, node))
+            result.spaced.append(blank_line_above(source, node))
             kept_nodes.append(node)
 
     used = {child.id for node in kept_nodes for child in ast.walk(node) if isinstance(child, ast.Name)} | {
@@ -122,14 +144,6 @@ def plan(source: str) -> UrlsPlan:
     return result
 
 
-def comments_above(source: str, node: ast.stmt) -> str:
-    lines = source.splitlines(keepends=True)
-    start = node.lineno - 1
-    while start > 0 and lines[start - 1].lstrip().startswith("#"):
-        start -= 1
-    return "".join(lines[start : node.lineno - 1])
-
-
 def merge(rendered: str, owner: UrlsPlan, early: set[int]) -> str:
     """The template's urls.py with the owner's parts; routes whose index is in
     `early` go in front of the template's routes."""
@@ -141,7 +155,10 @@ def merge(rendered: str, owner: UrlsPlan, early: set[int]) -> str:
     comment = marked
     while comment > 0 and lines[comment - 1].startswith("#"):
         comment -= 1
-    statements = list(owner.statements)
+    statements = [
+        ("\n" if spaced and index else "") + text
+        for index, (text, spaced) in enumerate(zip(owner.statements, owner.spaced, strict=True))
+    ]
     first = [route for route in owner.routes if route.index in early]
     if first:
         body = "".join(f"    {route.source},\n" for route in first)
