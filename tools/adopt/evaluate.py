@@ -92,7 +92,12 @@ def evaluate(
         result = subprocess.run(
             [str(python), str(PROBE), json.dumps(request)],
             cwd=src,
-            env={"PATH": env["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8"},
+            env={
+                "PATH": env["PATH"],
+                "HOME": os.environ.get("HOME", "/tmp"),
+                "LANG": "C.UTF-8",
+                "PYTHONDONTWRITEBYTECODE": "1",
+            },
             capture_output=True,
             text=True,
             timeout=300,

@@ -356,6 +356,9 @@ def adopt(repository: Path, options: Options) -> Outcome:
             for opening, lines in carried.marked.items():
                 closing = "}" if opening.endswith("{") else "]"
                 text = insert_before_closing(text, opening, lines, closing)
+            from_base = base_names_used(carried.block, text, work / SETTINGS_FILES["base"].format(package=package))
+            if from_base and not destination.endswith("base.py"):
+                carried.imports.append(f"from .base import {', '.join(from_base)}")
             text = add_imports(text, [*carried.imports, *sorted(carrier.writer.imports)])
             source_name = files[comparison.owner_module].relative_to(work).as_posix()
             text = append_block(text, CARRIED_HEADER.format(source=source_name), carried.block)
@@ -467,6 +470,30 @@ def adopt(repository: Path, options: Options) -> Outcome:
             outcome.notes.append("wrote .env with fresh secrets (git-ignored)")
         apply(work, repository, tracked, outcome)
     return outcome
+
+
+def base_names_used(block: list[str], destination: str, base: Path) -> list[str]:
+    """Names of base.py that carried statements use and the destination
+    module does not define itself (a star import does not count: ruff asks
+    for them by name, and overrides.py has none)."""
+    import ast
+
+    from .pysource import BUILTINS, statements
+
+    code = "\n".join(block)
+    if not code.strip():
+        return []
+    used = {node.id for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Name)} - BUILTINS
+    defined_here = {name for statement in statements(destination) for name in statement.defines}
+    defined_by_block = {
+        target.id
+        for node in ast.walk(ast.parse(code))
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    in_base = {name for statement in statements(base.read_text()) for name in statement.defines}
+    return sorted((used - defined_here - defined_by_block) & in_base)
 
 
 def rendered_settings_media(evaluation: Evaluation) -> str:

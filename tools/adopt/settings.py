@@ -103,10 +103,12 @@ class SettingsCarrier:
             and key(owner_settings[name]) != key(template_settings[name])
         }
 
-    def take_statements(self, chosen: list[Statement]) -> None:
+    def take_statements(self, chosen: list[Statement], setting: str | None = None) -> None:
         for statement in chosen:
             text = statement.text.strip("\n")
             if statement.is_import:
+                if setting in statement.defines:
+                    text += "  # noqa: F401  (settings)"
                 if text not in self.carried.imports:
                     self.carried.imports.append(text)
             elif text not in self.carried.block:
@@ -122,7 +124,7 @@ class SettingsCarrier:
         if imported and current is None:
             chosen = self.by_source(name, owner_settings, template_settings)
             if chosen:
-                self.take_statements(chosen)
+                self.take_statements(chosen, setting=name)
                 self.carried.notes[name] = "your import of it"
                 return
         try:
