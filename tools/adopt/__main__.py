@@ -63,7 +63,12 @@ def main() -> int:
         os.environ.get("OBCMS_ADOPT_VENVS")
         or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "obcms-adopt" / "venvs"
     )
-    parser.add_argument("--venv-cache", type=Path, default=cache, help=f"where virtualenvs are kept (default: $OBCMS_ADOPT_VENVS or {cache})")
+    parser.add_argument(
+        "--venv-cache",
+        type=Path,
+        default=cache,
+        help=f"where virtualenvs are kept (default: $OBCMS_ADOPT_VENVS or {cache})",
+    )
     args = parser.parse_args()
     repository = args.repository.resolve()
     try:

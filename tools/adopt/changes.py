@@ -122,7 +122,7 @@ def up_front(before_versions: dict[str, str], pins: dict[str, str], requirements
             + ". Deploy with CSP_REPORT_ONLY=1 first, then allow those hosts in CONTENT_SECURITY_POLICY "
             "(settings/overrides.py) and move inline code into static files"
         )
-    for name, line, pin in requirements.repinned:
+    for _, line, pin in requirements.repinned:
         lines.append(f"requirement {line} -> {pin} (the template's pin)")
     for line in requirements.dropped:
         lines.append(f"requirement dropped: {line}")

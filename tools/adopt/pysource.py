@@ -4,7 +4,8 @@ the owner's lines go."""
 
 import ast
 import builtins
-from dataclasses import dataclass
+import textwrap
+from dataclasses import dataclass, field
 
 from . import AdoptionError
 
@@ -18,6 +19,9 @@ class Statement:
     defines: set[str]
     uses: set[str]
     reads_env: bool = False
+    # For if/try blocks: the plain statements inside that read the environment
+    # (so ran, in the branch taken), each as if it stood at the top level.
+    inner: list["Statement"] = field(default_factory=list)
 
     @property
     def is_import(self) -> bool:
@@ -64,16 +68,25 @@ def statements(source: str, env_lines: set[int] = frozenset()) -> list[Statement
     for node in tree.body:
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
             continue  # the docstring
-        lines = range(node.lineno, (node.end_lineno or node.lineno) + 1)
-        found.append(
-            Statement(
-                node=node,
-                text=segment(source, node),
-                defines=defined_names(node),
-                uses=used_names(node) - BUILTINS,
-                reads_env=any(line in env_lines for line in lines),
-            )
-        )
+        found.append(statement(source, node, env_lines))
+    return found
+
+
+def statement(source: str, node: ast.stmt, env_lines: set[int]) -> Statement:
+    lines = range(node.lineno, (node.end_lineno or node.lineno) + 1)
+    found = Statement(
+        node=node,
+        text=textwrap.dedent(segment(source, node)),
+        defines=defined_names(node),
+        uses=used_names(node) - BUILTINS,
+        reads_env=any(line in env_lines for line in lines),
+    )
+    if found.reads_env and isinstance(node, ast.If | ast.Try):
+        for child in ast.walk(node):
+            if child is not node and isinstance(child, ast.Assign | ast.AugAssign | ast.AnnAssign):
+                inner = statement(source, child, env_lines)
+                if inner.reads_env:
+                    found.inner.append(inner)
     return found
 
 

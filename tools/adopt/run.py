@@ -21,7 +21,7 @@ from . import AdoptionError, celery_app, changes, ignores, pytest_config, releas
 from .compare import covers, key, status
 from .evaluate import Evaluation, evaluate, placeholder_env
 from .governed import GOVERNED
-from .owner import OwnerProject, owner_python, read_project, tracked_files, development_requirements
+from .owner import OwnerProject, development_requirements, owner_python, read_project, tracked_files
 from .owner import requirement_files as owner_requirement_files
 from .pysource import add_imports, append_block, insert_before_closing
 from .settings import SettingsCarrier, carry_module
@@ -99,6 +99,12 @@ class Comparison:
     adopted_module: str
     destination: str | None  # the file the differences are carried into
     main: bool = False  # the one whose routes and Celery app are compared
+
+    @property
+    def bare_env(self) -> dict:
+        """Only the placeholders: where both sides read a variable that is
+        unset, their defaults must agree too."""
+        return placeholder_env(debug=self.env.get("DEBUG") == "True")
 
 
 def git(path: Path, *args: str) -> str:
@@ -247,6 +253,7 @@ def adopt(repository: Path, options: Options) -> Outcome:
         sources = {module: path.read_text() for module, path in files.items()}
         settings_files = list(files.values())
         before: dict[str, Evaluation] = {}
+        bare: dict[str, Evaluation] = {}
         for comparison in plan:
             before[comparison.label] = evaluate(
                 python_before,
@@ -257,6 +264,8 @@ def adopt(repository: Path, options: Options) -> Outcome:
                 urls=comparison.main,
                 celery=project.celery_module if comparison.main else None,
             )
+            if comparison.destination and comparison.label in ("base", "production"):
+                bare[comparison.label] = evaluate(python_before, src, comparison.owner_module, comparison.bare_env)
         main = next(comparison for comparison in plan if comparison.main)
         owner_urls_module = before[main.label].settings.get("ROOT_URLCONF") or f"{package}.urls"
         owner_urls_file = project.module_file(owner_urls_module)
@@ -339,6 +348,14 @@ def adopt(repository: Path, options: Options) -> Outcome:
                 continue
             destination = comparison.destination.format(package=package)
             current = evaluate(python_after, src, comparison.adopted_module, comparison.env)
+            defaults_differ = set()
+            if comparison.label in bare:
+                current_bare = evaluate(python_after, src, comparison.adopted_module, comparison.bare_env)
+                defaults_differ = {
+                    name
+                    for name, value in bare[comparison.label].settings.items()
+                    if key(value) != key(current_bare.settings.get(name))
+                }
             owner_settings = dict(before[comparison.label].settings)
             if owner_beat and destination.endswith("base.py") and comparison.destination.endswith("base.py"):
                 owner_settings["CELERY_BEAT_SCHEDULE"] = owner_beat
@@ -351,7 +368,7 @@ def adopt(repository: Path, options: Options) -> Outcome:
                 text,
             )
             carried = carry_module(
-                carrier, owner_settings, current.settings, current.settings, destination.endswith("base.py")
+                carrier, owner_settings, current.settings, destination.endswith("base.py"), defaults_differ
             )
             for opening, lines in carried.marked.items():
                 closing = "}" if opening.endswith("{") else "]"
@@ -455,6 +472,16 @@ def adopt(repository: Path, options: Options) -> Outcome:
                 write_urls(early)
                 evaluate_after()
         compare_all(plan, before, after, owner_routes, outcome)
+        for comparison in plan:
+            if comparison.label not in bare:
+                continue
+            now = evaluate(python_after, src, comparison.adopted_module, comparison.bare_env).settings
+            for name, value in bare[comparison.label].settings.items():
+                if status(name, value, now.get(name)) == "lost":
+                    outcome.losses.append(
+                        f"setting {name} ({comparison.label}, optional variables unset): "
+                        f"was {brief(value)}, would be {brief(now.get(name))}"
+                    )
 
         if outcome.losses and not options.accept_losses:
             raise Refused(outcome)
@@ -546,9 +573,8 @@ def compare_all(plan, before, after, owner_routes, outcome: Outcome) -> None:
             how = "same"
         else:
             how = "LOST"
-            outcome.losses.append(
-                f"route {path}: was {mine['view'] if mine else 'nothing'}, would be {theirs['view'] if theirs else 'nothing'}"
-            )
+            was_view, now_view = (mine or {}).get("view", "nothing"), (theirs or {}).get("view", "nothing")
+            outcome.losses.append(f"route {path}: was {was_view}, would be {now_view}")
         outcome.rows.append(Row("routes", path, mine["view"] if mine else "-", theirs["view"] if theirs else "-", how))
     if was.celery:
         celery_before, celery_after = was.celery, now.celery or {}

@@ -84,8 +84,19 @@ class SettingsCarrier:
     def by_source(self, name: str, owner_settings: dict, template_settings: dict) -> list[Statement] | None:
         """The owner's statements that set `name`, with what they need; None
         when they cannot stand on their own in the adopted module."""
-        own = [statement for statement in self.pool if name in statement.defines]
-        if not own or not all(statement.is_simple for statement in own):
+        own = []
+        for statement in self.pool:
+            if name not in statement.defines:
+                continue
+            if statement.is_simple:
+                own.append(statement)
+                continue
+            # In an if/try block: the statement that ran and read the environment.
+            ran = [inner for inner in statement.inner if name in inner.defines]
+            if len(ran) != 1:
+                return None
+            own.append(ran[0])
+        if not own:
             return None
         deps = needed(own, self.pool, self.destination_names - self.conflicting(owner_settings, template_settings))
         for statement in deps:
@@ -220,12 +231,14 @@ class SettingsCarrier:
 
 
 def carry_module(
-    carrier: SettingsCarrier, owner_settings: dict, current_settings: dict, template_settings: dict, marked: bool
+    carrier: SettingsCarrier, owner_settings: dict, current_settings: dict, marked: bool, defaults_differ: set[str]
 ) -> Carried:
-    """Everything the owner's module sets that the adopted one does not keep."""
+    """Everything the owner's module sets that the adopted one does not keep;
+    defaults_differ: settings that agree with the environment's values but
+    not without them (both read a variable, with different defaults)."""
     for name, owner in owner_settings.items():
         current = current_settings.get(name)
-        if name in GOVERNED or key(current) == key(owner):
+        if name in GOVERNED or key(current) == key(owner) and name not in defaults_differ:
             continue
-        carrier.carry(name, owner, current, owner_settings, template_settings, marked)
+        carrier.carry(name, owner, current, owner_settings, current_settings, marked)
     return carrier.carried

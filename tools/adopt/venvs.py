@@ -29,7 +29,14 @@ def venv_with(files: list[Path], install: Path, cache: Path) -> Path:
         if not (venv / ".complete").exists():
             subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, capture_output=True)
             result = subprocess.run(
-                [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", "-r", str(install.resolve())],
+                [
+                    str(venv / "bin" / "pip"),
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "-r",
+                    str(install.resolve()),
+                ],
                 cwd=install.parent,
                 capture_output=True,
                 text=True,
