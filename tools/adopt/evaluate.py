@@ -77,6 +77,7 @@ def evaluate(
     paths: list[str] = (),
     celery: str | None = None,
     imports: list[str] = (),
+    names: list[tuple[str, str]] = (),
 ) -> Evaluation:
     request = {
         "src": str(src),
@@ -87,6 +88,7 @@ def evaluate(
         "paths": list(paths),
         "celery": celery,
         "imports": list(imports),
+        "names": [list(pair) for pair in names],
     }
     try:
         result = subprocess.run(

@@ -144,3 +144,24 @@ def development_requirements(root: Path) -> Path:
         if (root / name).is_file():
             return root / name
     raise AdoptionError("found no requirements file (requirements/*.txt or requirements.txt)")
+
+
+def settings_imports(src: Path, package: str) -> list[tuple[str, str]]:
+    """(module, name) that the owner's code imports from its settings package
+    (from obc_management.settings.constants import REGIONS): they must still
+    import after adoption."""
+    found = set()
+    prefix = f"{package}.settings"
+    for path in sorted(src.rglob("*.py")):
+        parts = path.relative_to(src).parts
+        if "migrations" in parts or parts[:2] == (package, "settings"):
+            continue
+        try:
+            tree = ast.parse(path.read_text())
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                if node.module == prefix or node.module.startswith(prefix + "."):
+                    found |= {(node.module, alias.name) for alias in node.names if alias.name != "*"}
+    return sorted(found)

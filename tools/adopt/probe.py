@@ -299,6 +299,11 @@ def probe(request):
             importlib.import_module(name)
         except Exception as error:  # noqa: BLE001 - reported as a loss
             result.setdefault("import_errors", {})[name] = f"{type(error).__name__}: {error}"
+    for module, name in request.get("names", []):
+        try:
+            getattr(importlib.import_module(module), name)
+        except Exception as error:  # noqa: BLE001 - reported as a loss
+            result.setdefault("import_errors", {})[f"{module}.{name}"] = f"{type(error).__name__}: {error}"
     if request.get("urls"):
         routes = route_samples()
         paths = [route["path"] for route in routes if route["path"]] + request.get("paths", []) + PROBE_PATHS

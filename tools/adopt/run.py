@@ -21,7 +21,14 @@ from . import AdoptionError, celery_app, changes, ignores, pytest_config, releas
 from .compare import covers, key, status
 from .evaluate import Evaluation, evaluate, placeholder_env
 from .governed import GOVERNED
-from .owner import OwnerProject, development_requirements, owner_python, read_project, tracked_files
+from .owner import (
+    OwnerProject,
+    development_requirements,
+    owner_python,
+    read_project,
+    settings_imports,
+    tracked_files,
+)
 from .owner import requirement_files as owner_requirement_files
 from .pysource import add_imports, append_block, insert_before_closing
 from .settings import SettingsCarrier, carry_module
@@ -442,6 +449,7 @@ def adopt(repository: Path, options: Options) -> Outcome:
 
         # -- after: evaluate again and compare ---------------------------------------------------
         kept_modules = [module for module in project.helper_modules if files[module].exists()]
+        owner_imports = settings_imports(src, package)
         owner_routes = before[main.label].routes or []
         owner_paths = [route["path"] for route in owner_routes if route["path"]]
         after: dict[str, Evaluation] = {}
@@ -457,6 +465,7 @@ def adopt(repository: Path, options: Options) -> Outcome:
                     paths=owner_paths,
                     celery=f"{package}.celery" if comparison.main and project.celery_module else None,
                     imports=kept_modules if comparison.main else [],
+                    names=owner_imports if comparison.main else [],
                 )
 
         try:
