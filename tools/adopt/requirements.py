@@ -12,7 +12,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-OWNER_SECTION = "# ---- Your requirements ----"
+from . import markers
+
+OWNER_SECTION = markers.REQUIREMENTS
 OLD_DRIVERS = {"psycopg2", "psycopg2-binary"}
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 PURPOSES = {

@@ -16,15 +16,16 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import markers
 from .compare import key
 from .governed import ADDITIVE, GOVERNED
 from .pysource import Statement, needed, statements
 from .values import Unwritable, Writer
 
 # Lists whose appended items go into the template's marked list of base.py.
-MARKED_LISTS = {"INSTALLED_APPS": "INSTALLED_APPS += ["}
+MARKED_LISTS = {"INSTALLED_APPS": markers.APPS}
 BEAT = "CELERY_BEAT_SCHEDULE"
-MARKED_BEAT = "CELERY_BEAT_SCHEDULE |= {"
+MARKED_BEAT = markers.BEAT_SCHEDULE
 
 
 @dataclass

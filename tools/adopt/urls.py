@@ -14,9 +14,10 @@ under `if settings.DEBUG:` (WhiteNoise and the protected media view do it).
 import ast
 from dataclasses import dataclass, field
 
+from . import markers
 from .pysource import BUILTINS, insert_before_closing, segment
 
-OWNER_ROUTES = "urlpatterns += ["
+OWNER_ROUTES = markers.ROUTES
 TEMPLATE_ADMIN_ROUTE = '    path("admin/", admin.site.urls),\n'
 STATIC_HELPERS = {"static", "staticfiles_urlpatterns"}
 
