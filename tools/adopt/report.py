@@ -1,9 +1,9 @@
 """What adoption prints: what changes for the owner, the before/after table,
 what it did, and what it would lose."""
 
-from .run import Outcome
+from .run import Outcome, Row
 
-WIDTHS = (22, 32, 26, 26)
+WIDTHS = (30, 30, 24, 24)
 
 
 def cell(text: str, width: int) -> str:
@@ -11,8 +11,20 @@ def cell(text: str, width: int) -> str:
     return text.ljust(width) if len(text) <= width else text[: width - 3] + "..."
 
 
+def merged(rows: list[Row]) -> list[Row]:
+    """One row for a setting that compares alike in several settings modules."""
+    groups: dict[tuple, list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row.area.split(" (")[0], row.name, row.before, row.after, row.how), []).append(row)
+    out = []
+    for (area, name, before, after, how), group in groups.items():
+        where = [row.area.split(" (", 1)[1].rstrip(")") for row in group if " (" in row.area]
+        out.append(Row(f"{area} ({', '.join(where)})" if where else area, name, before, after, how))
+    return out
+
+
 def table(outcome: Outcome, everything: bool) -> list[str]:
-    rows = [row for row in outcome.rows if everything or row.how != "same"]
+    rows = merged([row for row in outcome.rows if everything or row.how != "same"])
     if not rows:
         return ["  (every setting, route and Celery part compares the same)"]
     head = ("where", "what", "before", "after")
