@@ -162,7 +162,7 @@ def test_an_update_adds_compose_file_to_an_existing_env(next_release_clone, tmp_
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"added COMPOSE_FILE={COMPOSE_FILE} in .env" in result.stdout + result.stderr
+    assert f"added COMPOSE_FILE={COMPOSE_FILE} to .env" in result.stdout + result.stderr
     env_after = (project / ".env").read_text()
     assert env_after.startswith(env_before), "the owner's lines are kept as they were"
     added = [line for line in env_after[len(env_before) :].splitlines() if line and not line.startswith("#")]
@@ -175,5 +175,5 @@ def test_an_update_adds_compose_file_to_an_existing_env(next_release_clone, tmp_
     again = subprocess.run(
         ["python3", str(hook), COMPOSE_FILE], cwd=project, capture_output=True, text=True, check=True
     )
-    assert "COMPOSE_FILE is set already" in again.stdout
+    assert "COMPOSE_FILE is set in .env already" in again.stdout
     assert (project / ".env").read_text() == env_after

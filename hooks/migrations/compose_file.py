@@ -26,8 +26,8 @@ def add_compose_file(text: str, value: str) -> tuple[str, str]:
     found = SETTING.search(text)
     if found:
         if OWNER_FILE not in found.group(1):
-            return text, f"COMPOSE_FILE is set already and leaves out {OWNER_FILE}: add it (COMPOSE_FILE={value})"
-        return text, "COMPOSE_FILE is set already"
+            return text, f"COMPOSE_FILE in .env leaves out {OWNER_FILE}: add it (COMPOSE_FILE={value})"
+        return text, "COMPOSE_FILE is set in .env already"
     lines = [
         "",
         "# `docker compose` reads these files, in this order: the template's, then",
@@ -36,7 +36,7 @@ def add_compose_file(text: str, value: str) -> tuple[str, str]:
         f"COMPOSE_FILE={value}",
     ]
     separator = "" if not text or text.endswith("\n") else "\n"
-    return text + separator + "\n".join(lines) + "\n", f"added COMPOSE_FILE={value}"
+    return text + separator + "\n".join(lines) + "\n", f"added COMPOSE_FILE={value} to .env (nothing to add by hand)"
 
 
 def main(value: str) -> None:
@@ -47,7 +47,7 @@ def main(value: str) -> None:
     text, done = add_compose_file(env.read_text(), value)
     if text != env.read_text():
         env.write_text(text)
-    print(f"Template migration: {done} in .env.")
+    print(f"Template migration: {done}.")
 
 
 if __name__ == "__main__":
