@@ -66,6 +66,8 @@ def test_the_owner_files_examples_are_valid_as_written(project_copy):
     assert set(services["db"]["networks"]) == {"backend", "default"}
     assert services["db"]["environment"]["PGHOST"] == "db.example.org"
     assert services["redis"]["command"] == ["sleep", "infinity"]
+    for name in ("migrate", "beat"):
+        assert set(services[name]["networks"]) == {"backend", "default"}, name
 
 
 def test_a_database_and_redis_elsewhere_come_from_env(project_copy):

@@ -34,6 +34,9 @@ ADMIN_PASSWORD = "a-long-password-for-the-owner-file-test"
 # app's settings, for reports).
 OWNER_FILE = """\
 services:
+  migrate:
+    networks:
+      - default
   db:
     entrypoint: ["sleep", "infinity"]
     environment:
