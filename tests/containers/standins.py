@@ -138,7 +138,9 @@ STANDINS: tuple[StandIn, ...] = (
     StandIn(
         IMAGES["certbot_image"],
         "certbot",
-        RootfsSpec("trixie", ("certbot", "ca-certificates")),
+        # python3-cffi-backend: python3-cryptography needs it through a virtual
+        # package, which debootstrap does not resolve.
+        RootfsSpec("trixie", ("certbot", "python3-cffi-backend", "ca-certificates")),
         f"Debian trixie's certbot (Python and cryptography from Debian) stands in for {IMAGES['certbot_image']}",
     ),
 )
