@@ -95,7 +95,9 @@ def test_a_failing_test_fails_the_test_step(project_copy, venv, database_url, re
     assert "Tests failed: see pytest's report above." in result.stderr
 
 
-def test_an_unsafe_migration_fails_the_migration_checks_before_migrating(project_copy, venv, database_url, redis, postgres):
+def test_an_unsafe_migration_fails_the_migration_checks_before_migrating(
+    project_copy, venv, database_url, redis, postgres
+):
     add_app(project_copy, "shop")
     result = run_script(project_copy, "ci/migrations.sh", ci_env(project_copy, venv, database_url, redis.url))
     assert result.returncode == 1, output(result)[-3000:]
@@ -167,7 +169,8 @@ def test_the_gate_since_a_commit_checks_only_the_migrations_added_after_it(catal
     git(catalog_project, "add", "--all")
     git(catalog_project, "commit", "--quiet", "--message", "catalog 0007 to 0013")
 
-    result = run_script(catalog_project, "migration_gate.sh", ci_env(catalog_project, venv, database_url, ""), "--since", base)
+    env = ci_env(catalog_project, venv, database_url, "")
+    result = run_script(catalog_project, "migration_gate.sh", env, "--since", base)
     assert result.returncode == 1, output(result)[-3000:]
     assert sorted(refused(result)) == sorted(name for name in CATALOG_REFUSED if name >= "catalog.0007")
 
