@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck source-path=SCRIPTDIR
 # Smoke run of a built image (CI's image job), as docker-compose.prod.yml runs
 # it (read-only, /tmp in memory, no capabilities):
 #   1. the migrate job (scripts/migrate.sh: check --deploy, then migrations)
@@ -9,7 +10,8 @@
 #   DATABASE_URL=... REDIS_URL=... scripts/ci/smoke-image.sh IMAGE
 # The containers share the host's network, so URLs on localhost reach CI's
 # service containers (or servers on your machine); gunicorn listens on
-# 127.0.0.1:SMOKE_PORT (default 8000). Give it an empty database.
+# 127.0.0.1:SMOKE_PORT (default 8000). The migrate job migrates the database
+# it is given (CI's is empty).
 set -eu
 if [ $# -ne 1 ]; then
     echo "usage: scripts/ci/smoke-image.sh IMAGE" >&2
@@ -19,6 +21,7 @@ image=$1
 cd "$(dirname "$0")/../.."
 : "${DATABASE_URL:?set DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/NAME (an empty database)}"
 : "${REDIS_URL:?set REDIS_URL=redis://HOST:PORT/0}"
+# shellcheck source=production-env.sh
 . scripts/ci/production-env.sh
 port=${SMOKE_PORT:-8000}
 timeout=${SMOKE_TIMEOUT:-60}
@@ -53,7 +56,7 @@ fail() {
 
 deadline=$(($(date +%s) + timeout))
 until curl --silent --fail --max-time 5 --output /dev/null "http://127.0.0.1:$port/ready/"; do
-    if [ "$(docker inspect --format '{{.State.Running}}' "$container")" != true ]; then
+    if [ -z "$(docker ps --quiet --filter "name=^$container\$" --filter status=running)" ]; then
         fail "the container stopped"
     fi
     if [ "$(date +%s)" -ge "$deadline" ]; then
