@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from support.ci import ci_env, run_script
 from support.owner import insert_after
 from support.releases import git
 from support.render import TEMPLATE_ROOT, project_package
@@ -38,31 +39,6 @@ def test_ci_services_are_the_production_database_and_redis(default_project):
         services = ci["jobs"][job]["services"]
         assert services["postgres"]["image"] == production["db"]["image"]
         assert services["redis"]["image"] == production["redis"]["image"]
-
-
-def ci_env(project: Path, venv: Path, database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
-    """What CI's runner gives the scripts: the project's requirements on PATH,
-    the service URLs; no .env and no settings module of its own."""
-    return {
-        "PATH": f"{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(project),
-        "LANG": "C.UTF-8",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        **extra,
-    }
-
-
-def run_script(project: Path, script: str, env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [f"scripts/{script}", *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
 
 
 def output(result: subprocess.CompletedProcess) -> str:
