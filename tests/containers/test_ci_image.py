@@ -17,7 +17,7 @@ from support.processes import free_port
 from support.releases import git
 
 from .conftest import AppImages
-from .deployment import private_copy
+from .deployment import private_copy, timed
 from .engine import DockerEngine
 
 # Session fixtures build images on the first test that needs them (and on a new
@@ -47,7 +47,8 @@ def built(app_images: AppImages, tmp_path_factory: pytest.TempPathFactory) -> Pa
     project = private_copy(app_images.get("default").project, tmp_path_factory.mktemp("ci-image") / "project")
     git(project, "add", "--all")
     git(project, "commit", "--quiet", "--message", "rendered")
-    result = run_script(app_images.engine, project, "build-image.sh", IMAGE, "--network", "host")
+    with timed("default: scripts/ci/build-image.sh (builder stage cached)"):
+        result = run_script(app_images.engine, project, "build-image.sh", IMAGE, "--network", "host")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return project
 
