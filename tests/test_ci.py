@@ -6,19 +6,14 @@ change, passes the safe ways to make them and a reviewed migration.
 The image build and smoke run need Docker: tests/containers/test_ci_image.py."""
 
 import re
-import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
 
-from support.ci import ci_env, run_script
-from support.owner import insert_after
+from support.ci import add_app, ci_env, run_script
 from support.releases import git
 from support.render import TEMPLATE_ROOT, project_package
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "ci"
 
 
 def test_every_action_is_pinned_to_a_commit_from_copier_yml(default_project):
@@ -43,15 +38,6 @@ def test_ci_services_are_the_production_database_and_redis(default_project):
 
 def output(result: subprocess.CompletedProcess) -> str:
     return result.stdout + result.stderr
-
-
-def add_app(project: Path, name: str) -> Path:
-    """tests/fixtures/ci/<name> into src/, and into the owner's INSTALLED_APPS."""
-    app = project / "src" / name
-    shutil.copytree(FIXTURES / name, app)
-    base = project / "src" / project_package(project) / "settings" / "base.py"
-    insert_after(base, "INSTALLED_APPS += [", f'    "{name}",\n')
-    return app
 
 
 def refused(result: subprocess.CompletedProcess) -> dict[str, str]:
@@ -168,6 +154,20 @@ def test_the_gate_since_a_commit_checks_only_the_migrations_added_after_it(catal
 
     env = ci_env(catalog_project, venv, database_url, "")
     result = run_script(catalog_project, "migration_gate.sh", env, "--since", base)
+    assert result.returncode == 1, output(result)[-3000:]
+    assert sorted(refused(result)) == sorted(name for name in CATALOG_REFUSED if name >= "catalog.0007")
+
+
+def test_the_gate_without_since_judges_only_what_the_database_lacks(catalog_project, venv, database_url):
+    """A deploy's mode: the production database already has the old release's
+    migrations; only those the deploy would apply are judged."""
+    env = ci_env(catalog_project, venv, database_url, "")
+    migrated = subprocess.run(
+        ["python", "manage.py", "migrate", "catalog", "0006"],
+        cwd=catalog_project / "src", env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    result = run_script(catalog_project, "migration_gate.sh", env)
     assert result.returncode == 1, output(result)[-3000:]
     assert sorted(refused(result)) == sorted(name for name in CATALOG_REFUSED if name >= "catalog.0007")
 

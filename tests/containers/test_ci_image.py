@@ -8,11 +8,13 @@ Dockerfile fails the build step."""
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from support.ci import add_app
 from support.processes import free_port
 from support.releases import git
 
@@ -96,3 +98,30 @@ def test_a_broken_dockerfile_fails_the_build_step(docker_engine, built, project_
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     assert "requirement/: file does not exist" in result.stderr
     assert "The image obcms:test-ci-broken did not build" in result.stderr
+
+
+def test_the_gate_refuses_an_unsafe_migration_in_the_image(docker_engine, built, database_url, tmp_path) -> None:
+    """As a deploy runs it: in the new image (read-only, production settings),
+    on the migrations that the database lacks, before anything else."""
+    project = private_copy(built, tmp_path / "project")
+    add_app(project, "shop")
+    with timed("default + shop app: scripts/ci/build-image.sh (cached)"):
+        build = run_script(docker_engine, project, "build-image.sh", "obcms:test-ci-gate", "--network", "host")
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    production = {
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "ALLOWED_HOSTS": "localhost",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": "redis://127.0.0.1:9/0",  # not used by the gate
+    }
+    options = [f"--env={name}={value}" for name, value in production.items()]
+    result = docker_engine.docker(
+        "run", "--rm", "--network", "host", "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL", *options,
+        "obcms:test-ci-gate", "sh", "scripts/migration_gate.sh", check=False,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "(shop, 0001_initial)... OK" in result.stdout
+    assert (
+        "  shop.0002_remove_product_legacy_code: DROPPING columns (table: shop_product, column: legacy_code)"
+        in result.stderr
+    )

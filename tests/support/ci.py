@@ -1,7 +1,15 @@
 """Running the rendered project's CI scripts (scripts/ci/) as its workflow does."""
 
+import shutil
 import subprocess
 from pathlib import Path
+
+from .facts import owner_markers
+from .owner import insert_after
+from .render import project_package
+
+# Apps that the tests add to a rendered project (see its README.md).
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ci"
 
 
 def ci_env(project: Path, venv: Path, database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
@@ -28,3 +36,12 @@ def run_script(project: Path, script: str, env: dict, *args: str) -> subprocess.
         timeout=600,
         check=False,
     )
+
+
+def add_app(project: Path, name: str) -> Path:
+    """tests/fixtures/ci/<name> into src/, and into the owner's INSTALLED_APPS."""
+    app = project / "src" / name
+    shutil.copytree(FIXTURES / name, app)
+    base = project / "src" / project_package(project) / "settings" / "base.py"
+    insert_after(base, owner_markers()["apps"], f'    "{name}",\n')
+    return app

@@ -19,7 +19,7 @@ if [ $# -ne 1 ]; then
 fi
 image=$1
 cd "$(dirname "$0")/../.."
-: "${DATABASE_URL:?set DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/NAME (an empty database)}"
+: "${DATABASE_URL:?set DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/NAME}"
 : "${REDIS_URL:?set REDIS_URL=redis://HOST:PORT/0}"
 # shellcheck source=production-env.sh
 . scripts/ci/production-env.sh
