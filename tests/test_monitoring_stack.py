@@ -14,6 +14,7 @@ evaluations every second or two, `for:` and Alertmanager's grouping times
 cut to seconds."""
 
 import mailbox
+import re
 import shutil
 import sys
 import tempfile
@@ -317,6 +318,27 @@ def test_prometheus_scrapes_every_target_and_finds_every_series(stack):
     # No beat runs here; and DiskFilling's prediction, fed seconds of samples
     # instead of hours, extrapolates whatever the tests write meanwhile.
     assert firing - {"CertificateExpiresSoon", "CeleryBeatSilent", "DiskFilling"} == set()
+
+
+def test_the_runbooks_queries_run(stack):
+    """Every query the runbook gives operators to paste is valid PromQL
+    against these metrics, and finds data."""
+    runbook = (stack.project / "docs" / "deployment.md").read_text()
+    table = runbook[runbook.index("### Queries to paste into Prometheus") :].split("\n\n")[1]
+    queries = [re.search(r"\| `(.+)` \|$", line).group(1).replace("\\|", "|") for line in table.splitlines()[2:]]
+    assert len(queries) >= 10
+    # No task has failed and no error was served: those two find nothing.
+    nothing_yet = [
+        'sum by (view) (rate(django_http_responses_total_by_status_view_method_total{status=~"5.."}[5m]))',
+        'sum by (name) (increase(celery_tasks_total{state="failed"}[1h]))',
+    ]
+    # A rate needs two samples of a series: new series get a few scrapes.
+    deadline = time.monotonic() + 20
+    while (empty := [promql for promql in queries if not stack.query(promql)]) != nothing_yet:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert empty == nothing_yet
 
 
 def test_a_stopped_worker_and_a_stopped_database_reach_the_admins_by_mail(stack):

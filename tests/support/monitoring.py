@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from .binaries import require
+from .binaries import require  # noqa: F401 - tests call monitoring.require
 
 MONITORING_DIR = Path("deploy/monitoring")
 # The programs of Debian's packages (bin/setup installs them).

@@ -1,0 +1,113 @@
+"""The monitoring files of a render with use_monitoring: true, checked with
+the field's own tools (promtool, amtool, blackbox-exporter), and what
+`manage.py alertmanager_config` makes of the project's e-mail settings.
+test_monitoring_stack.py runs them for real."""
+
+import shutil
+
+import pytest
+import yaml
+
+from support import monitoring, output_checks
+from support.project import manage
+from support.render import profile_answers, project_env, project_venv, render
+
+
+@pytest.fixture(scope="session")
+def monitoring_project(tmp_path_factory):
+    return render(tmp_path_factory.mktemp("monitoring-render") / "project", profile_answers("monitoring"))
+
+
+@pytest.fixture(scope="session")
+def monitoring_venv(monitoring_project):
+    return project_venv(monitoring_project)
+
+
+def test_rules_configs_and_unit_tests_pass_the_tools(monitoring_project, monitoring_venv, tmp_path):
+    # No database is reached: only the settings are read.
+    url = "postgres://app:unused@127.0.0.1:1/unused"
+    problems = output_checks.monitoring_problems(
+        monitoring_project, monitoring_venv, tmp_path / "work", url, "redis://127.0.0.1:1/0"
+    )
+    assert problems == []
+
+
+def test_a_changed_threshold_fails_the_rules_unit_tests(monitoring_project, tmp_path):
+    """The unit tests pin the rules: a rule that fires too late fails them."""
+    changed = tmp_path / "monitoring"
+    shutil.copytree(monitoring_project / monitoring.MONITORING_DIR, changed)
+    rules = changed / "alerts.yml"
+    text = rules.read_text()
+    assert "expr: celery_workers_online == 0\n        for: 2m" in text
+    rules.write_text(
+        text.replace(
+            "expr: celery_workers_online == 0\n        for: 2m", "expr: celery_workers_online == 0\n        for: 3m"
+        )
+    )
+    result = monitoring.run(
+        [monitoring.require(monitoring.PROMTOOL), "test", "rules", str(changed / "alerts.test.yml")]
+    )
+    assert result.returncode != 0
+    assert "CeleryWorkersGone" in result.stdout + result.stderr
+
+
+def settings_env(project, venv, **overrides):
+    return project_env(
+        project,
+        venv,
+        DATABASE_URL="postgres://app:unused@127.0.0.1:1/unused",
+        REDIS_URL="redis://127.0.0.1:1/0",
+        **overrides,
+    )
+
+
+def test_alertmanager_mails_through_the_projects_smtp_settings(monitoring_project, monitoring_venv, tmp_path):
+    env = settings_env(
+        monitoring_project,
+        monitoring_venv,
+        EMAIL_HOST="smtp.example.org",
+        EMAIL_PORT="465",
+        EMAIL_HOST_USER="alerts",
+        EMAIL_HOST_PASSWORD='a "quoted" pa$$word: with # and \\',
+        EMAIL_USE_TLS="no",
+        DEFAULT_FROM_EMAIL="OBCMS <noreply@obcms.gov.ph>",
+        ADMINS="ops@obcms.gov.ph, oncall@obcms.gov.ph",
+    )
+    output = tmp_path / "alertmanager.yml"
+    manage(monitoring_project, monitoring_venv, env, "alertmanager_config", str(output)).checked()
+    config = yaml.safe_load(output.read_text())
+    assert config["global"] == {
+        "smtp_smarthost": "smtp.example.org:465",
+        "smtp_hello": "obcms.gov.ph",
+        "smtp_from": "OBCMS <noreply@obcms.gov.ph>",
+        "smtp_auth_username": "alerts",
+        "smtp_auth_password": 'a "quoted" pa$$word: with # and \\',
+        "smtp_require_tls": False,
+    }
+    assert config["receivers"] == [
+        {"name": "admins", "email_configs": [{"to": "ops@obcms.gov.ph, oncall@obcms.gov.ph", "send_resolved": True}]}
+    ]
+    assert monitoring.run([monitoring.require(monitoring.AMTOOL), "check-config", str(output)]).returncode == 0
+    assert oct(output.stat().st_mode & 0o777) == "0o644", "Alertmanager's own user reads it"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"EMAIL_HOST": "localhost"}, "EMAIL_HOST is 'localhost': Alertmanager runs in its own container"),
+        ({"ADMINS": ""}, "ADMINS is empty: alerts would go to nobody"),
+    ],
+)
+def test_alertmanager_config_refuses_settings_that_would_lose_alerts(
+    monitoring_project, monitoring_venv, tmp_path, overrides, message
+):
+    env = settings_env(monitoring_project, monitoring_venv, **overrides)
+    output = tmp_path / "alertmanager.yml"
+    result = manage(monitoring_project, monitoring_venv, env, "alertmanager_config", str(output))
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert not output.exists()
+
+
+def test_without_use_monitoring_nothing_of_it_is_rendered(default_project):
+    assert not (default_project / monitoring.MONITORING_DIR).exists()
