@@ -3,6 +3,7 @@ the field's own tools (promtool, amtool, blackbox-exporter), and what
 `manage.py alertmanager_config` makes of the project's e-mail settings.
 test_monitoring_stack.py runs them for real."""
 
+import json
 import shutil
 
 import pytest
@@ -111,3 +112,23 @@ def test_alertmanager_config_refuses_settings_that_would_lose_alerts(
 
 def test_without_use_monitoring_nothing_of_it_is_rendered(default_project):
     assert not (default_project / monitoring.MONITORING_DIR).exists()
+
+
+def test_grafana_dashboard_is_importable_and_graphs_the_runbooks_queries(monitoring_project):
+    """Grafana is not run here: the dashboard's structure is checked, and its
+    queries are the runbook's, which test_monitoring_stack.py runs against
+    a real Prometheus."""
+    dashboard = json.loads((monitoring_project / monitoring.MONITORING_DIR / "grafana-dashboard.json").read_text())
+    (source,) = dashboard["__inputs"]
+    assert source["type"] == "datasource" and source["pluginId"] == "prometheus"
+    assert isinstance(dashboard["schemaVersion"], int) and dashboard["uid"] and dashboard["title"]
+    panels = dashboard["panels"]
+    assert len({panel["id"] for panel in panels}) == len(panels)
+    cells = [(panel["gridPos"]["x"], panel["gridPos"]["y"]) for panel in panels]
+    assert len(set(cells)) == len(cells), "no two panels in the same place"
+    for panel in panels:
+        assert panel["type"] == "timeseries" and panel["title"]
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${" + source["name"] + "}"}
+        assert panel["gridPos"]["x"] + panel["gridPos"]["w"] <= 24
+    expressions = [target["expr"] for panel in panels for target in panel["targets"]]
+    assert expressions == monitoring.runbook_queries(monitoring_project)

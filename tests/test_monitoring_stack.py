@@ -14,7 +14,6 @@ evaluations every second or two, `for:` and Alertmanager's grouping times
 cut to seconds."""
 
 import mailbox
-import re
 import shutil
 import sys
 import tempfile
@@ -323,9 +322,7 @@ def test_prometheus_scrapes_every_target_and_finds_every_series(stack):
 def test_the_runbooks_queries_run(stack):
     """Every query the runbook gives operators to paste is valid PromQL
     against these metrics, and finds data."""
-    runbook = (stack.project / "docs" / "deployment.md").read_text()
-    table = runbook[runbook.index("### Queries to paste into Prometheus") :].split("\n\n")[1]
-    queries = [re.search(r"\| `(.+)` \|$", line).group(1).replace("\\|", "|") for line in table.splitlines()[2:]]
+    queries = monitoring.runbook_queries(stack.project)
     assert len(queries) >= 10
     # No task has failed and no error was served: those two find nothing.
     nothing_yet = [

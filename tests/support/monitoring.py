@@ -142,3 +142,10 @@ def shortened(text: str, seconds: int) -> str:
     return re.sub(
         r"^(\s*(?:for|group_wait|group_interval|repeat_interval): )\S+$", rf"\g<1>{seconds}s", text, flags=re.M
     )
+
+
+def runbook_queries(project: Path) -> list[str]:
+    """The queries of the runbook's table "Queries to paste into Prometheus"."""
+    runbook = (project / "docs" / "deployment.md").read_text()
+    table = runbook[runbook.index("### Queries to paste into Prometheus") :].split("\n\n")[1]
+    return [re.search(r"\| `(.+)` \|$", line).group(1).replace("\\|", "|") for line in table.splitlines()[2:]]
