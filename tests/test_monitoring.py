@@ -9,9 +9,9 @@ import shutil
 import pytest
 import yaml
 
-from support import monitoring, output_checks
+from support import coolify, monitoring, output_checks
 from support.project import manage
-from support.render import profile_answers, project_env, project_venv, render
+from support.render import profile_answers, project_env, project_venv, read_answers, render
 
 
 @pytest.fixture(scope="session")
@@ -132,3 +132,64 @@ def test_grafana_dashboard_is_importable_and_graphs_the_runbooks_queries(monitor
         assert panel["gridPos"]["x"] + panel["gridPos"]["w"] <= 24
     expressions = [target["expr"] for panel in panels for target in panel["targets"]]
     assert expressions == monitoring.runbook_queries(monitoring_project)
+
+
+@pytest.fixture(scope="session")
+def coolify_monitoring_project(tmp_path_factory):
+    answers = {**profile_answers("monitoring"), "deploy_target": "coolify", "use_celery_beat": False}
+    return render(tmp_path_factory.mktemp("monitoring-coolify") / "project", answers)
+
+
+def compose_services(project, workdir) -> dict:
+    """docker-compose.prod.yml as the real Compose parser resolves it."""
+    if read_answers(project)["deploy_target"] == "coolify":
+        coolify.prepare_deployment(project, workdir)
+        result = output_checks.compose_config(workdir, "docker-compose.prod.yml", "--format", "json")
+    else:
+        result = output_checks.compose_config(project, "docker-compose.prod.yml", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["services"]
+
+
+@pytest.mark.parametrize("target", ["compose", "coolify"])
+def test_every_target_prometheus_scrapes_is_a_service_it_can_reach(
+    target, monitoring_project, coolify_monitoring_project, tmp_path
+):
+    """No registry is reachable here, so the monitoring images cannot run in
+    the container tier: what Compose resolves is checked instead. Each host
+    prometheus.yml and blackbox.yml name is a service on a network they
+    share, on the port it listens on."""
+    project = monitoring_project if target == "compose" else coolify_monitoring_project
+    services = compose_services(project, tmp_path / "compose")
+
+    def networks(name: str) -> set[str]:
+        return set(services[name].get("networks") or {"default": None})
+
+    def reachable(client: str, target: str) -> bool:
+        host = target.split("://")[-1].split("/")[0].split(":")[0]
+        return host in services and bool(networks(client) & networks(host))
+
+    scrape = yaml.safe_load((project / monitoring.MONITORING_DIR / "prometheus.yml").read_text())
+    for job in scrape["scrape_configs"]:
+        for target_ in [t for static in job["static_configs"] for t in static["targets"]]:
+            if job.get("metrics_path") == "/probe":
+                assert reachable("prometheus", "blackbox-exporter:9115")
+                assert reachable("blackbox-exporter", target_), target_
+            else:
+                assert reachable("prometheus", target_), target_
+    for alertmanagers in scrape["alerting"]["alertmanagers"]:
+        assert all(reachable("prometheus", t) for static in alertmanagers["static_configs"] for t in static["targets"])
+    (celery,) = [
+        job["static_configs"][0]["targets"][0] for job in scrape["scrape_configs"] if job["job_name"] == "celery"
+    ]
+    assert f"--port {celery.split(':')[1]}" in " ".join(services["celery-metrics"]["command"])
+    # Prometheus holds the token web asks for; Alertmanager reads what monitoring-config writes.
+    assert services["prometheus"]["secrets"] == [{"source": "metrics_token", "target": "/run/secrets/metrics_token"}]
+    (written,) = [v for v in services["monitoring-config"]["volumes"] if v["target"] == "/run/alertmanager"]
+    assert {"source": written["source"], "target": "/etc/alertmanager", "read_only": True}.items() <= next(
+        v for v in services["alertmanager"]["volumes"] if v["target"] == "/etc/alertmanager"
+    ).items()
+    assert services["alertmanager"]["depends_on"]["monitoring-config"]["condition"] == "service_completed_successfully"
+    published = [p for name in ("prometheus", "alertmanager") for p in services[name].get("ports", [])]
+    assert all(port["host_ip"] == "127.0.0.1" for port in published), "never on a public address"
+    assert published if target == "compose" else not published
