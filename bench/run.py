@@ -191,6 +191,17 @@ class Server:
             stop(self.process, timeout=40)
             self.process = None
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the master and its live children used so far."""
+        total = 0
+        for pid in [self.process.pid, *children(self.process.pid)]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        return total / os.sysconf("SC_CLK_TCK")
+
     def pss_kib(self) -> int:
         """Proportional set size of the master and its children, in KiB."""
         pids = [self.process.pid, *children(self.process.pid)]
@@ -632,13 +643,15 @@ def group_metrics(stack: Stack, report: Report, args) -> None:
     settings = next((project / "src").glob("*/settings"))
     (settings / "bench_without_metrics.py").write_text(WITHOUT_METRICS)
     page = "/bench/items/"
+    # No worker recycling: the CPU time of a worker that exited is not counted.
     servers = [
-        stack.gunicorn("metrics", project, venv, page).start(),
+        stack.gunicorn("metrics", project, venv, page, GUNICORN_MAX_REQUESTS="0").start(),
         stack.gunicorn(
             "no-metrics",
             project,
             venv,
             page,
+            GUNICORN_MAX_REQUESTS="0",
             DJANGO_SETTINGS_MODULE=f"{settings.parent.name}.settings.bench_without_metrics",
         ).start(),
     ]
@@ -651,6 +664,14 @@ def group_metrics(stack: Stack, report: Report, args) -> None:
         assert status == 200 and counted == (server.name == "metrics"), (server.name, status, body[:300])
     results = measure(servers, args.rounds, args.seconds)
     closing = measure_closing(servers, ("metrics", "no-metrics"), args)
+    # CPU time per request: what throughput shows on an idle machine, but
+    # far less sensitive to what else runs on a shared one.
+    cpu: dict[str, list[float]] = {server.name: [] for server in servers}
+    for number in range(args.rounds):
+        for server in servers[number % 2 :] + servers[: number % 2]:
+            before = server.cpu_seconds()
+            load = wrk(server, CONNECTIONS[0], args.seconds)
+            cpu[server.name].append((server.cpu_seconds() - before) / (load.rps * args.seconds))
     stack.stop_servers()
     labels = {"metrics": "rendered settings (django-prometheus)", "no-metrics": "the same without django-prometheus"}
     for title, measured in (
@@ -659,6 +680,16 @@ def group_metrics(stack: Stack, report: Report, args) -> None:
     ):
         report.ratio_table(title, measured, [("with metrics / without", "metrics", "no-metrics", ">= 0.9")])
         report.context_table(title, measured, labels)
+    ratio = median([bare / full for full, bare in zip(cpu["metrics"], cpu["no-metrics"], strict=True)])
+    report.add(
+        "",
+        f"#### /metrics' cost, database page: CPU time per request (c={CONNECTIONS[0]}, median of {args.rounds})",
+        "",
+        "| variant | CPU ms per request | spread |",
+        "|---|---:|---:|",
+        *(f"| {labels[name]} | {median(values) * 1000:.2f} | {spread(values):.0%} |" for name, values in cpu.items()),
+        f"| ratio without / with (requests per CPU second, with / without) | {ratio:.2f} | |",
+    )
 
 
 # Worker settings to choose the rendered defaults from, on the database
