@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from support import coolify, monitoring, output_checks
-from support.project import manage
+from support.project import manage, shell
 from support.render import profile_answers, project_env, project_venv, read_answers, render
 
 
@@ -193,3 +193,25 @@ def test_every_target_prometheus_scrapes_is_a_service_it_can_reach(
     published = [p for name in ("prometheus", "alertmanager") for p in services[name].get("ports", [])]
     assert all(port["host_ip"] == "127.0.0.1" for port in published), "never on a public address"
     assert published if target == "compose" else not published
+
+
+def test_production_instruments_requests_queries_and_cache_once(project_copy, venv):
+    """What settings/production.py adds, also where base.py already lists
+    django-prometheus's middlewares (as OBCMS's old settings did)."""
+    base = next(project_copy.glob("src/*/settings/base.py"))
+    text = base.read_text()
+    first = '    "common.middleware.HealthCheckMiddleware",\n'
+    assert first in text
+    base.write_text(text.replace(first, '    "django_prometheus.middleware.PrometheusAfterMiddleware",\n' + first))
+    script = (
+        "import json; from django.conf import settings; "
+        "print(json.dumps([settings.MIDDLEWARE, settings.DATABASES['default']['ENGINE'], "
+        "settings.CACHES['default']['BACKEND']]))"
+    )
+    env = settings_env(project_copy, venv)
+    middleware, engine, cache = shell(project_copy, venv, env, script).data
+    assert middleware[0] == "django_prometheus.middleware.PrometheusBeforeMiddleware"
+    assert middleware[-1] == "django_prometheus.middleware.PrometheusAfterMiddleware"
+    assert len([name for name in middleware if name.startswith("django_prometheus.")]) == 2
+    assert engine == "django_prometheus.db.backends.postgresql"
+    assert cache == "django_prometheus.cache.backends.redis.NativeRedisCache"
