@@ -12,9 +12,10 @@ from support.facts import computed_values, images, owner_markers
 from support.output_checks import rendered_files
 from support.render import read_answers, render
 
-# Another Python and PostgreSQL than the defaults, and PgBouncer's image:
-# with the defaults, these answers use every image of copier.yml.
-OTHER_ANSWERS = {"python_version": "3.12", "postgres_version": "18", "db_pooling": "pgbouncer"}
+# Another Python and PostgreSQL than the defaults, PgBouncer's image and the
+# monitoring images: with the defaults, these answers use every image of
+# copier.yml.
+OTHER_ANSWERS = {"python_version": "3.12", "postgres_version": "18", "db_pooling": "pgbouncer", "use_monitoring": True}
 ARG_DEFAULT = re.compile(r"^ARG (\w+)=(\S+)$", re.MULTILINE)
 DATABASE_URL = re.compile(r"postgres://[^\s\"']+")
 
@@ -103,7 +104,7 @@ def test_the_development_database_is_the_one_of_copier_yml(default_project):
                 assert url in (on_the_host, in_the_stack), f"{path.name}: {url}"
     development = (default_project / "src/obc_management/settings/development.py").read_text()
     assert f'DEV_DATABASE_URL = "{on_the_host}"' in development
-    assert f"DATABASE_URL={on_the_host} pytest" in (default_project / "README.md").read_text()
+    assert f"export DATABASE_URL={on_the_host} " in (default_project / "README.md").read_text()
     stack = yaml.safe_load((default_project / "docker-compose.yml").read_text())
     assert stack["x-dev-app"]["environment"]["DATABASE_URL"] == in_the_stack
     assert stack["services"]["db"]["environment"]["POSTGRES_DB"] == facts["database_name"]
