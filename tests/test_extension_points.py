@@ -17,7 +17,7 @@ from support.binaries import require
 from support.facts import computed_values
 from support.output_checks import plain_compose
 from support.releases import GIT_IDENTITY, clone_with_releases, git, releases
-from support.render import TEMPLATE_ROOT, read_env_file, render
+from support.render import TEMPLATE_ROOT, profile_answers, read_env_file, render
 
 COMPOSE_FILE = computed_values()["compose_file"]
 
@@ -94,16 +94,33 @@ def test_a_database_and_redis_elsewhere_come_from_env(project_copy):
     assert services["migrate"]["environment"]["DATABASE_URL"] == managed
 
 
-def test_memory_limits_have_defaults_and_come_from_env(project_copy):
+def check_default_memory_limits(project) -> None:
+    """Every service of the production stack has copier.yml's limit, and
+    .env.example names the variable that changes it."""
     limits = computed_values()["memory_limits"]
-    services = config(project_copy)["services"]
+    services = config(project)["services"]
+    example = read_env_file(project / ".env.example")
     units = {"k": 1024, "m": 1024**2, "g": 1024**3}
     for name, service in services.items():
         expected = int(limits[name][:-1]) * units[limits[name][-1]]
         assert service["deploy"]["resources"]["limits"]["memory"] == str(expected), name
+        assert example[f"{name.upper().replace('-', '_')}_MEMORY_LIMIT"] == limits[name], name
+
+
+def test_memory_limits_have_defaults_and_come_from_env(project_copy):
+    check_default_memory_limits(project_copy)
     with (project_copy / ".env").open("a") as env:
         env.write("WEB_MEMORY_LIMIT=2g\n")
     assert config(project_copy)["services"]["web"]["deploy"]["resources"]["limits"]["memory"] == str(2 * 1024**3)
+
+
+def test_the_monitoring_services_have_memory_limits_too(tmp_path):
+    project = render(tmp_path / "project", profile_answers("monitoring"))
+    check_default_memory_limits(project)
+    with (project / ".env").open("a") as env:
+        env.write("NODE_EXPORTER_MEMORY_LIMIT=100m\n")
+    limits = config(project)["services"]["node-exporter"]["deploy"]["resources"]["limits"]
+    assert limits["memory"] == str(100 * 1024**2)
 
 
 def test_scripts_refuse_to_run_without_compose_file(project_copy):

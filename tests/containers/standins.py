@@ -345,6 +345,7 @@ def _version(engine: DockerEngine, standin: StandIn) -> str:
         "redis": ["redis-server", "--version"],
         "nginx": ["nginx", "-v"],
         "debian": ["cat", "/etc/debian_version"],
+        "certbot": ["certbot", "--version"],
     }[standin.recipe]
     res = engine.docker(
         "run", "--rm", "--network", "none", "--entrypoint", probe[0], standin.image, *probe[1:], check=False, timeout=60
