@@ -17,7 +17,7 @@ import pytest
 from support import coolify
 from support.render import read_answers, render
 
-from .deployment import IMAGE_SIZES, TIMINGS, Deployment, timed
+from .deployment import FIGURES, IMAGE_SIZES, TIMINGS, Deployment, timed
 from .engine import DockerEngine, engine_fixture
 from .standins import ImageReport, standins_fixture
 
@@ -127,6 +127,10 @@ def pytest_terminal_summary(terminalreporter) -> None:
     if not TIMINGS and not IMAGE_SIZES:
         return
     write = terminalreporter.write_line
+    if FIGURES:
+        terminalreporter.section("container tier: figures")
+        for label, value in FIGURES:
+            write(f"{label}: {value}")
     terminalreporter.section("container tier: steps")
     for label, seconds in TIMINGS:
         write(f"{seconds:7.1f} s  {label}")
