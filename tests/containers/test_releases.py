@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from support.ci import FIXTURES, add_app
+from support.registry import Registry
 from support.releases import git
 from support.render import read_env_file
 from support.wrk import BackgroundLoad, WrkResult
@@ -46,6 +47,7 @@ PAGE = "/admin/login/"  # a page rendered by Django, through nginx and gunicorn
 # The load runs this long before the deploy starts and after it ended.
 MARGIN_SECONDS = 3
 UNSAFE_MIGRATION = "0002_remove_product_legacy_code.py"
+CI_IMAGE = "obcms:releases-ci"  # what scripts/ci/build-image.sh builds, before it is published
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Stack:
     a: str  # the commits of the releases
     b: str = ""
     undo_command: str = ""  # what the refused rollback said to run
+    other_images: list[str] = field(default_factory=lambda: [CI_IMAGE])  # removed at the end
     figures: dict[str, WrkResult] = field(default_factory=dict)
 
     def image(self, release: str) -> str:
@@ -68,6 +71,16 @@ def commit(project: Path, message: str) -> str:
     git(project, "add", "--all")
     git(project, "commit", "--quiet", "--message", message)
     return git(project, "rev-parse", "HEAD").strip()
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """Where CI publishes the images (GHCR in production)."""
+    registry = Registry(tmp_path_factory.mktemp("registry")).start()
+    try:
+        yield registry
+    finally:
+        registry.stop()
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +105,7 @@ def stack(app_images: AppImages, tmp_path_factory: pytest.TempPathFactory) -> It
         for release in (stack.a, stack.b):
             if release:
                 engine.docker("image", "rm", stack.image(release), check=False)
+        engine.docker("image", "rm", *stack.other_images, check=False)
 
 
 # -- what runs ----------------------------------------------------------------------
@@ -218,23 +232,33 @@ def test_the_first_deploy_runs_release_a(stack: Stack) -> None:
     assert deployment.get(PAGE).status == 200
 
 
-def test_a_deploy_under_load_fails_no_request(stack: Stack) -> None:
-    deployment = stack.deployment
+def test_a_deploy_under_load_fails_no_request(stack: Stack, registry: Registry) -> None:
+    """Release B as CI makes it (scripts/ci/ builds it and publishes it as
+    <repository>:<commit>), deployed with IMAGE_REPOSITORY set: pulled."""
+    deployment, engine = stack.deployment, stack.deployment.engine
     (add_app(deployment.project, "shop") / "migrations" / UNSAFE_MIGRATION).unlink()
     stack.b = commit(deployment.project, "release B: the shop app, its first migration")
-    with timed("releases: image of release B (docker compose build web, builder stage cached)"):
-        build = deployment.run("docker", "compose", "build", "web", IMAGE_TAG=stack.b)
-    assert build.returncode == 0, output(build)
+    repository = f"{registry.address}/{deployment.answers['project_slug']}"
+    with timed("releases: release B built and published by scripts/ci/ (builder stage cached)"):
+        build = deployment.run("scripts/ci/build-image.sh", CI_IMAGE, "--network", "host")
+        assert build.returncode == 0, output(build)
+        publish = deployment.run("scripts/ci/publish-image.sh", CI_IMAGE, repository, stack.b)
+        assert publish.returncode == 0, output(publish)
+    published = engine.docker("image", "inspect", "--format", "{{.Id}}", CI_IMAGE).stdout.strip()
+    engine.docker("image", "rm", CI_IMAGE, f"{repository}:{stack.b}")  # only the registry has it now
+    stack.other_images.append(f"{repository}:{stack.b}")  # deploy.sh pulls it
     before = set(started(deployment))
 
     with under_load(stack, "scripts/deploy.sh (A -> B)") as measured:
-        result = deployment.run("scripts/deploy.sh")
+        result = deployment.run("scripts/deploy.sh", IMAGE_REPOSITORY=repository)
     assert result.returncode == 0, output(result)
     load = measured.result
 
     assert load.failures == 0, load.output
     assert load.requests >= 500, load.output  # the load really ran through the deploy
-    assert f"the image {stack.image(stack.b)} is here (made once, not rebuilt)" in result.stdout
+    assert f"Pulling {repository}:{stack.b} ..." in result.stdout
+    pulled = engine.docker("image", "inspect", "--format", "{{.Id}}", stack.image(stack.b)).stdout.strip()
+    assert pulled == published, "the image CI published runs, tagged with the release"
     assert "nginx now sends new requests to them only" in result.stdout
     assert measured.most_running["web"] == 2, "the new web ran beside the old one"
     assert measured.most_running["celery"] == 2, "the new worker ran beside the old one"

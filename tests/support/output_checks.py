@@ -15,8 +15,9 @@ from .binaries import require, venv_bin
 from .nginx import make_certificate, wrapper_conf
 from .render import project_env, read_answers, read_env_file
 
-# `${{ ... }}` is a GitHub Actions expression in a rendered workflow, not Jinja.
-JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{-? *[\w.]+|\{%-? *\w+|\{#")
+# `${{ ... }}` is a GitHub Actions expression in a rendered workflow, and
+# `{{.Field}}` a Go template of docker's --format in a rendered script: not Jinja.
+JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{-? *(?!\.)[\w.]+|\{%-? *\w+|\{#")
 
 
 def run(args, **kwargs) -> subprocess.CompletedProcess:
