@@ -47,6 +47,7 @@ PAGE = "/admin/login/"  # a page rendered by Django, through nginx and gunicorn
 # The load runs this long before the deploy starts and after it ended.
 MARGIN_SECONDS = 3
 UNSAFE_MIGRATION = "0002_remove_product_legacy_code.py"
+RESOLVER_VALID_SECONDS = 10  # `resolver ... valid=10s` in the rendered nginx conf
 CI_IMAGE = "obcms:releases-ci"  # what scripts/ci/build-image.sh builds, before it is published
 
 
@@ -357,3 +358,24 @@ def test_the_deploy_before_deploy_sh_fails_requests_under_the_same_load(stack: S
     assert images_of_app_services(deployment)["web"] == [stack.image(stack.b)]
     for label, load in stack.figures.items():
         print(f"{label:<70} {load.line()}")
+
+
+def test_nginx_sends_a_request_on_to_another_web_container_when_one_dies(stack: Stack) -> None:
+    """With two web containers, one killed outright under load: nginx resends
+    each GET that it could not complete on the dead one (refused, reset,
+    timed out) to the other, and no request fails."""
+    deployment = stack.deployment
+    scaled = deployment.run(
+        "docker", "compose", "up", "--detach", "--no-deps", "--no-build", "--no-recreate", "--wait",
+        "--scale", "web=2", "web", IMAGE_TAG=stack.b,
+    )  # fmt: skip
+    assert scaled.returncode == 0, output(scaled)
+    webs = [c["Id"] for c in containers(deployment) if service(c) == "web"]
+    assert len(webs) == 2
+    with under_load(stack, "one of two web containers killed (docker kill)") as measured:
+        deployment.engine.docker("kill", webs[0])
+        # nginx may still hold the dead address (its resolver keeps an answer 10 s).
+        time.sleep(RESOLVER_VALID_SECONDS + 2)
+    assert measured.result.failures == 0, measured.result.output
+    assert measured.result.requests >= 200, measured.result.output
+    assert [c["Id"] for c in containers(deployment) if service(c) == "web"] == webs[1:]
