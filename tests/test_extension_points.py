@@ -141,6 +141,24 @@ def test_scripts_refuse_to_run_without_compose_file(project_copy):
         assert result.returncode == 2, (script, result.stdout, result.stderr)
         assert result.stderr.strip() == f"COMPOSE_FILE is not set in .env: add the line COMPOSE_FILE={COMPOSE_FILE}"
     assert not (project_copy / "backups").exists(), "nothing was written"
+    # A deploy or rollback without it would leave out the owner's file.
+    git(project_copy, "add", "--all")
+    git(project_copy, "commit", "--quiet", "--message", "the release")
+    for script in ("deploy.sh", "rollback.sh"):
+        result = subprocess.run(
+            ["sh", f"scripts/{script}"],
+            cwd=project_copy,
+            env={"PATH": os.environ["PATH"]},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 1, (script, result.stdout, result.stderr)
+        assert result.stderr.strip().endswith(
+            f"COMPOSE_FILE is not set in .env: add the line COMPOSE_FILE={COMPOSE_FILE}"
+        ), (script, result.stderr)
+    assert not (project_copy / "releases.log").exists(), "nothing was written"
 
 
 def test_coolify_has_no_owner_file_and_no_compose_file_setting(tmp_path):
