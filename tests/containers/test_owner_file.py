@@ -50,6 +50,9 @@ services:
   reports:
     image: {image}
     command: ["sleep", "infinity"]
+    # The image's HEALTHCHECK asks gunicorn, which this service does not run.
+    healthcheck:
+      disable: true
     env_file: [.env]
     environment:
       DATABASE_URL: ${{DATABASE_URL}}
