@@ -16,7 +16,7 @@ from support.render import read_answers, render
 OTHER_ANSWERS = {"python_version": "3.12", "postgres_version": "18", "db_pooling": "pgbouncer"}
 # The official images the template builds on, wherever a file names one
 # (compose files, Dockerfiles, docs); not a host:port such as @redis:6379.
-IMAGE_MENTION = re.compile(r"(?<![\w@/.-])(?:python|postgres|redis|nginx|debian):[\w${}.-]+")
+IMAGE_MENTION = re.compile(r"(?<![\w@/.-])(?:python|postgres|redis|nginx|debian|restic/restic):[\w${}.-]+")
 ARG_DEFAULT = re.compile(r"^ARG (\w+)=(\S+)$", re.MULTILINE)
 DATABASE_URL = re.compile(r"postgres://[^\s\"']+")
 

@@ -52,7 +52,7 @@ def computed_values(**answers) -> dict:
     return computed
 
 
-IMAGE_FACTS = ("python_image", "debian_image", "postgres_image", "redis_image", "nginx_image")
+IMAGE_FACTS = ("python_image", "debian_image", "postgres_image", "redis_image", "nginx_image", "restic_image")
 
 
 def images(**answers) -> dict[str, str]:
