@@ -161,5 +161,5 @@ def test_a_foreign_backup_or_a_busy_database_is_refused_before_anything_changes(
         holder.wait(timeout=10)
     assert refused.returncode == 1
     assert "Other sessions use the database: app (web) from 127.0.0.1." in refused.stderr
-    assert "docker compose stop web celery beat" in refused.stderr
+    assert "docker compose stop web celery beat backup" in refused.stderr
     assert database_fingerprint(postgres, database) == before
