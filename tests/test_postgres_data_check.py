@@ -3,18 +3,21 @@ db starts, on real data directories (the suite's PostgreSQL cluster, made by
 Debian's initdb): it lets PostgreSQL start on its own major version's data
 and on an empty volume, and refuses another version's data, wherever the
 volume keeps it (at its top up to PostgreSQL 17, below <version>/docker from
-18 on), naming the upgrade script. Under a second."""
+18 on), naming the upgrade script, and a directory it may not read. Under a
+second."""
 
 import subprocess
 from pathlib import Path
 
+from support.binaries import require
 from support.postgres import PostgresServer
 
 
-def check(project: Path, volume: Path, version: str) -> subprocess.CompletedProcess:
+def check(project: Path, volume: Path, version: str, user: str = "root") -> subprocess.CompletedProcess:
+    """The job's command, as `user` (the script comes on stdin: the render is root's)."""
     return subprocess.run(
-        ["bash", "scripts/check-postgres-data.sh", str(volume)],
-        cwd=project,
+        [require("runuser"), "-u", user, "--", "bash", "-s", "--", str(volume)],
+        input=(project / "scripts" / "check-postgres-data.sh").read_text(),
         env={"PATH": "/usr/bin:/bin", "POSTGRES_VERSION": version},
         capture_output=True,
         text=True,
@@ -44,3 +47,10 @@ def test_postgres_starts_only_on_its_own_major_versions_data(default_project, po
     # PostgreSQL 18's image looks for 18/docker: the older cluster at the
     # volume's top would leave it an empty directory to start afresh in.
     assert check(default_project, cluster, "18").returncode == 1
+
+    # A data directory it may not read is not taken for an empty one (it
+    # runs as PostgreSQL's user, without root's capabilities).
+    unreadable = check(default_project, cluster, newer, user="nobody")
+    assert unreadable.returncode == 1
+    assert "cannot read the postgres_data volume (above) to check its version." in unreadable.stderr
+    assert "Permission denied" in unreadable.stderr

@@ -163,12 +163,13 @@ def test_postgres_17_refuses_the_15_data_until_the_upgrade_script_moves_it(stack
 
     with timed("backup-upgrade: compose up with PostgreSQL 17 on 15's data (refused)"):
         refused = deployment.up(check=False, timeout=120)
-    assert refused.returncode != 0
-    assert 'service "db-version-check" didn\'t complete successfully: exit 1' in refused.stdout + refused.stderr
+    output, log = refused.stdout + refused.stderr, deployment.logs("db-version-check")
+    assert refused.returncode != 0, output
+    assert 'service "db-version-check" didn\'t complete successfully: exit 1' in output, output + log
     assert (
         "Refusing to start PostgreSQL 17: the postgres_data volume holds the data of PostgreSQL 15 (in its top "
-        "directory)." in deployment.logs("db-version-check")
-    )
+        "directory)." in log
+    ), log
     assert deployment.containers()["db"]["State"]["Status"] != "running"
     assert data_version(deployment, volume) == "15"
 
