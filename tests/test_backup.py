@@ -11,7 +11,10 @@ against the test's PostgreSQL, with the libpq variables the db container
 would have."""
 
 import json
+import re
 import shutil
+import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -50,6 +53,12 @@ def test_backup_wipe_restore_gives_back_rows_and_files(volume_project, venv, pos
     assert listed == ["MANIFEST", "SHA256SUMS", "database.dump", "database.rows", "env", "media.sha256", "media.tar"]
     assert (tmp_path / "backup" / "env").read_bytes() == (project / ".env").read_bytes()
     assert "auth_user 40" in (tmp_path / "backup" / "database.rows").read_text().replace("public.", "")
+    # For monitoring, the time of the success, where node-exporter reads it.
+    metric = (project / "metrics" / "backup.prom").read_text()
+    written = re.search(r'^backup_last_success_timestamp_seconds\{kind="local"\} (\d+)$', metric, re.M)
+    assert written and abs(int(written.group(1)) - time.time()) < 300, metric
+    assert stat.S_IMODE((project / "metrics" / "backup.prom").stat().st_mode) == 0o644
+    assert stat.S_IMODE((project / "metrics").stat().st_mode) == 0o755, "made under umask 077, opened for node-exporter"
 
     # The wipe: an empty database of the same name, an empty media volume.
     postgres.psql(f"DROP DATABASE {database}")

@@ -140,3 +140,4 @@ def test_backups_go_off_site_encrypted_are_thinned_out_and_restore_in_a_drill(
         assert stop(loop, signal.SIGTERM, timeout=30) == 0, log.read_text()
     assert f"Next backup: {datetime.now():%Y-%m-%d} {at}" in log.read_text()
     shutil.rmtree(tmp_path / "restic-cache")
+

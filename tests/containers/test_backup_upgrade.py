@@ -136,6 +136,8 @@ def test_the_backup_service_sends_a_backup_off_site_and_the_drill_restores_it(st
     assert "Off-site backup complete" in out, out
     metric = (deployment.project / "metrics" / "backup-offsite.prom").read_text()
     assert re.search(r'^backup_last_success_timestamp_seconds\{kind="offsite"\} \d+$', metric, re.M), metric
+    metric = (deployment.project / "metrics" / "backup.prom").read_text()
+    assert re.search(r'^backup_last_success_timestamp_seconds\{kind="local"\} \d+$', metric, re.M), metric
     local = list((deployment.project / "backups").iterdir())
     assert len(local) == 1 and (local[0] / "env").exists(), "the backup holds .env"
 
