@@ -118,3 +118,6 @@ def test_the_default_prefixes_reach_what_the_scripts_expect(default_project):
     backup = services["backup"]
     assert backup["environment"]["PGHOST"] == "db" and backup["environment"]["MEDIA_ROOT"] == "/backup/media"
     assert "media:/backup/media:ro" in backup["volumes"] and "./.env:/backup/.env:ro" in backup["volumes"]
+    # Its metrics go where node-exporter reads (use_monitoring), whatever .env's METRICS_TEXTFILE_DIR.
+    assert "${METRICS_TEXTFILE_DIR:-./metrics}:/backup/metrics" in backup["volumes"]
+    assert backup["environment"]["METRICS_TEXTFILE_DIR"] == "/backup/metrics"

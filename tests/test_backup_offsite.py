@@ -141,3 +141,26 @@ def test_backups_go_off_site_encrypted_are_thinned_out_and_restore_in_a_drill(
     assert f"Next backup: {datetime.now():%Y-%m-%d} {at}" in log.read_text()
     shutil.rmtree(tmp_path / "restic-cache")
 
+
+@pytest.mark.parametrize(
+    ("environment", "env_line", "expected"),
+    [
+        ({}, None, "docker-compose.prod.yml"),  # not the development stack of docker-compose.yml
+        ({}, "COMPOSE_FILE=docker-compose.prod.yml:mine.yml", ""),  # compose reads .env's
+        ({"COMPOSE_FILE": "a.yml:b.yml"}, None, "a.yml:b.yml"),
+    ],
+)
+def test_the_scripts_plain_docker_compose_works_on_the_production_stack(
+    default_project, tmp_path, environment, env_line, expected
+):
+    """Without COMPOSE_FILE in the environment or .env, compose would take
+    docker-compose.yml: the scripts name the production file then."""
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(default_project / "scripts" / "backup-lib.sh", tmp_path / "scripts")
+    if env_line:
+        (tmp_path / ".env").write_text(f"SECRET_KEY=x\n{env_line}\n")
+    sourced = subprocess.run(
+        ["bash", "-c", '. scripts/backup-lib.sh && printf %s "${COMPOSE_FILE:-}"'],
+        cwd=tmp_path, env={"PATH": "/usr/bin:/bin", **environment}, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert sourced.stdout == expected
