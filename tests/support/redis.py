@@ -9,16 +9,25 @@ from .processes import free_port, port_open, start, stop, wait_until
 
 
 class RedisServer:
-    def __init__(self, base: Path, host: str = "127.0.0.1"):
+    def __init__(
+        self, base: Path, host: str = "127.0.0.1", password: str | None = None, options: list[str] | None = None
+    ):
         self.base = base
         self.host = host
         self.port = free_port(host)
+        self.password = password
+        # More redis-server options; later ones win over the defaults below.
+        self.options = options or []
         self.log = base / "redis.log"
         self.process: subprocess.Popen | None = None
 
+    def database_url(self, database: int) -> str:
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}{self.host}:{self.port}/{database}"
+
     @property
     def url(self) -> str:
-        return f"redis://{self.host}:{self.port}/0"
+        return self.database_url(0)
 
     def start(self) -> "RedisServer":
         self.base.mkdir(parents=True, exist_ok=True)
@@ -35,6 +44,8 @@ class RedisServer:
                 "no",
                 "--dir",
                 str(self.base),
+                *(["--requirepass", self.password] if self.password else []),
+                *self.options,
             ],
             self.log,
         )
