@@ -1,6 +1,7 @@
 """A throwaway Redis server on a free loopback port; it can be stopped and
 started again on the same port (to test recovery)."""
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -56,3 +57,15 @@ class RedisServer:
         if self.process:
             stop(self.process)
             self.process = None
+
+
+def compose_redis_options(project: Path, service: str, env: dict[str, str] | None = None) -> list[str]:
+    """The options docker-compose.prod.yml gives redis-server in `service`, as
+    the real Compose binary reads them (with the project's .env and env)."""
+    from .output_checks import compose_config
+
+    result = compose_config(project, "docker-compose.prod.yml", "--format", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    command = json.loads(result.stdout)["services"][service]["command"]
+    assert command[0] == "redis-server", command
+    return command[1:]
