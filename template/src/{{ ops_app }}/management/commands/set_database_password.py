@@ -31,6 +31,7 @@ class Command(BaseCommand):
         connection.ensure_connection()
         role = connection.settings_dict["USER"]
         hashed = connection.connection.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
+        statement = sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(hashed.decode()))
         with connection.connection.cursor() as cursor:
-            cursor.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(hashed.decode())))
+            cursor.execute(statement)
         self.stdout.write(f"The role {role} has its new password; open connections keep working until they close.")
