@@ -15,7 +15,8 @@ from .binaries import require, venv_bin
 from .nginx import make_certificate, wrapper_conf
 from .render import project_env, read_answers, read_env_file
 
-JINJA_LEFTOVER = re.compile(r"\{\{-? *[\w.]+|\{%-? *\w+|\{#")
+# `${{ ... }}` is a GitHub Actions expression in a rendered workflow, not Jinja.
+JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{-? *[\w.]+|\{%-? *\w+|\{#")
 
 
 def run(args, **kwargs) -> subprocess.CompletedProcess:
