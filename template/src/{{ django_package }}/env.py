@@ -71,11 +71,11 @@ def env_choice(name: str, default: str, choices: list[str]) -> str:
 
 
 def env_list(name: str, default: list[str] | None = None) -> list[str]:
-    """A comma-separated list; stray spaces and empty items are dropped."""
-    raw = os.environ.get(name)
-    if raw is None:
+    """A comma-separated list (or NAME_FILE's content, as env_str); stray
+    spaces and empty items are dropped."""
+    if name not in os.environ and f"{name}_FILE" not in os.environ:
         return list(default or [])
-    return [item.strip() for item in raw.split(",") if item.strip()]
+    return [item.strip() for item in env_str(name).split(",") if item.strip()]
 
 
 def env_networks(name: str, default: list[str] | None = None) -> list[str]:
