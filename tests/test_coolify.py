@@ -124,6 +124,8 @@ def test_the_runbook_and_readme_speak_coolify(coolify_project):
     assert timeout == 800, "100 MB at 1 Mbit/s"
     assert f"- '--entrypoints.https.transport.respondingTimeouts.readTimeout={timeout}s'" in runbook
     assert "Servers → this server → Proxy → Configuration" in runbook
+
+
 def test_a_coolify_deploy_pauses_web_as_the_compose_file_and_runbook_say(coolify_project, compose_config):
     """Coolify deploys a Docker Compose application with `docker compose up`:
     its documentation says rolling updates are not supported for them. So

@@ -128,9 +128,19 @@ def test_scripts_refuse_to_run_without_compose_file(project_copy):
     docker-compose.yml, the development stack: the scripts say so and stop."""
     env_file = project_copy / ".env"
     env_file.write_text("".join(line for line in env_file.read_text().splitlines(True) if "COMPOSE_FILE=" not in line))
-    for script in ("backup.sh", "restore.sh"):
+    scripts = {
+        "backup.sh": ["backups/x"],
+        "restore.sh": ["backups/x", "--yes"],
+        "backup-offsite.sh": [],
+        "fetch-backup.sh": [],
+        "restore-drill.sh": [],
+        "upgrade-postgres.sh": ["--yes"],
+        "rotate-secrets.sh": ["database-password"],
+    }
+    env_before = env_file.read_text()
+    for script, arguments in scripts.items():
         result = subprocess.run(
-            ["bash", f"scripts/{script}", "backups/x", "--yes"],
+            ["bash", f"scripts/{script}", *arguments],
             cwd=project_copy,
             env={"PATH": os.environ["PATH"]},
             capture_output=True,
@@ -141,6 +151,7 @@ def test_scripts_refuse_to_run_without_compose_file(project_copy):
         assert result.returncode == 2, (script, result.stdout, result.stderr)
         assert result.stderr.strip() == f"COMPOSE_FILE is not set in .env: add the line COMPOSE_FILE={COMPOSE_FILE}"
     assert not (project_copy / "backups").exists(), "nothing was written"
+    assert env_file.read_text() == env_before
     # A deploy or rollback without it would leave out the owner's file.
     git(project_copy, "add", "--all")
     git(project_copy, "commit", "--quiet", "--message", "the release")

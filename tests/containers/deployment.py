@@ -278,6 +278,24 @@ class Deployment:
             self.acme.stop()
             self.acme = None
 
+    def run_script(self, *args: str, env: dict[str, str] | None = None, timeout: float = 600):
+        """A rendered script (scripts/...) run from the project directory, as
+        an operator runs it: its plain `docker compose` reaches this
+        deployment through COMPOSE_FILE and COMPOSE_PROJECT_NAME, and the
+        test env file's variables come from the environment."""
+        files = [self.project / self.compose_file, self.override_file]
+        script_env = {
+            **self.engine.env(),
+            **read_env_file(self.env_file),
+            "COMPOSE_FILE": ":".join(map(str, files)),
+            "COMPOSE_PROJECT_NAME": self.project_name,
+            **(env or {}),
+        }
+        return subprocess.run(
+            ["bash", *args], cwd=self.project, env=script_env, capture_output=True, text=True, timeout=timeout,
+            check=False,
+        )  # fmt: skip
+
     def logs(self, *services: str) -> str:
         return self.compose("logs", "--no-color", *services, timeout=60, check=False).stdout
 
