@@ -29,8 +29,8 @@ ADMIN_PASSWORD = "a-long-password-for-the-owner-file-test"
 
 
 # docker-compose.owner.yml as an owner writes it: the rendered example for a
-# managed PostgreSQL (db keeps only the client tools, pointed at the server),
-# and a service of their own (here a container of the app image with the
+# managed PostgreSQL (db keeps only the client tools, pointed at the server,
+# and so does the backup service's pg_dump), and a service of their own (here a container of the app image with the
 # app's settings, for reports).
 OWNER_FILE = """\
 services:
@@ -47,6 +47,11 @@ services:
     volumes: !reset []
     networks:
       - default
+  backup:
+    environment:
+      PGHOST: {gateway}
+      PGPORT: "{port}"
+      PGSSLMODE: disable
   reports:
     image: {image}
     command: ["sleep", "infinity"]
@@ -57,6 +62,7 @@ services:
     environment:
       DATABASE_URL: ${{DATABASE_URL}}
       REDIS_URL: redis://:${{REDIS_PASSWORD}}@redis:6379/0
+      REDIS_CACHE_URL: redis://:${{REDIS_PASSWORD}}@cache:6379/0
     read_only: true
     networks:
       - default
