@@ -92,6 +92,12 @@ def stack(
                 hba.write(f"host all all {deployment.subnets['default']} scram-sha-256\n")
             server.start()
             url = server.create_database(env["POSTGRES_DB"], env["POSTGRES_USER"], env["POSTGRES_PASSWORD"])
+            # The containers `up --no-start` made go (the networks stay): a
+            # container that compose recreates keeps the volumes of the old
+            # one at the image's VOLUME paths, so db would still mount
+            # postgres_data. An owner who moves an existing deployment sees
+            # that (the runbook says so); this one starts without.
+            deployment.compose("rm", "--force", "--stop", timeout=120)
             with (deployment.project / ".env").open("a") as dotenv:
                 dotenv.write(f"DATABASE_URL={url}\n")
             image_name = f"{deployment.answers['project_slug']}:{image.tag}"
