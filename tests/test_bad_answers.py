@@ -3,7 +3,7 @@ question and what is allowed, and nothing is rendered."""
 
 import pytest
 
-from support.render import copier_cli_copy
+from support.render import render
 
 BAD_ANSWERS = [
     ("project_slug", "OBCMS", "must start with a lower-case letter"),
@@ -38,7 +38,7 @@ BAD_ANSWERS = [
 @pytest.mark.parametrize(("question", "value", "reason"), BAD_ANSWERS, ids=lambda v: str(v)[:30])
 def test_bad_answer_is_refused_and_nothing_is_rendered(question, value, reason, tmp_path):
     target = tmp_path / "out"
-    result = copier_cli_copy(target, "--data", f"{question}={value}")
+    result = render(target, {question: value}, cli=True)
     assert result.returncode != 0
     last_line = result.stderr.strip().splitlines()[-1]
     assert f"'{question}'" in last_line, last_line
