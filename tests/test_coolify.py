@@ -7,7 +7,8 @@ import subprocess
 import pytest
 import yaml
 
-from support import coolify, dockerfile, output_checks
+from support import coolify, dockerfile
+from support.compose import compose_config as run_compose_config
 from support.gunicorn import GunicornServer
 from support.http import request
 from support.render import project_env, render
@@ -24,7 +25,7 @@ def compose_config(coolify_project, tmp_path_factory):
     values beside a copy of the file stripped of its own keys."""
     workdir = tmp_path_factory.mktemp("coolify-deploy")
     injected = coolify.prepare_deployment(coolify_project, workdir)
-    result = output_checks.compose_config(workdir, "docker-compose.prod.yml", "--format", "json")
+    result = run_compose_config(workdir, "docker-compose.prod.yml", "--format", "json")
     assert result.returncode == 0, result.stderr
     assert "variable is not set" not in result.stderr, result.stderr
     return json.loads(result.stdout), injected

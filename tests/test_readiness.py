@@ -14,6 +14,7 @@ import pytest
 from support.gunicorn import GunicornServer
 from support.http import request
 from support.postgres import PostgresServer
+from support.processes import wait_until
 from support.project import manage
 from support.render import project_env
 from support.testonly import add_test_urls
@@ -52,9 +53,7 @@ def get(server: GunicornServer, path: str):
 def wait_for(server: GunicornServer, path: str, status: int, within: float) -> float:
     """Seconds until path answers status; fails after `within` seconds."""
     began = time.monotonic()
-    while get(server, path)[0] != status:
-        assert time.monotonic() - began < within, f"{path} did not answer {status} within {within} s"
-        time.sleep(0.05)
+    wait_until(lambda: get(server, path)[0] == status, within, f"{path} answering {status}", interval=0.05)
     return time.monotonic() - began
 
 

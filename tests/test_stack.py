@@ -13,11 +13,11 @@ from urllib.parse import urlencode
 
 import pytest
 
-from support.celery import compose_environment
+from support.compose import compose_environment
 from support.gunicorn import GunicornServer
 from support.http import Response, request
 from support.nginx import NginxServer, make_certificate
-from support.project import manage
+from support.project import as_deployed
 from support.redis import RedisServer
 from support.render import project_env
 
@@ -62,11 +62,7 @@ def stack(default_project, venv, postgres, tmp_path_factory):
         DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
         MEDIA_ROOT=str(media),
     )
-    manage(project, venv, env, "collectstatic", "--noinput").checked()  # as the image build does
-    manage(project, venv, env, "migrate_safely").checked()
-    manage(
-        project, venv, env, "createsuperuser", "--noinput", "--username", "admin", "--email", f"admin@{DOMAIN}"
-    ).checked()
+    as_deployed(project, venv, env, admin_email=f"admin@{DOMAIN}")
     gunicorn = GunicornServer(project, venv, env, base / "gunicorn.log").start()
     ca = make_certificate(base / "certs", [DOMAIN, f"www.{DOMAIN}"])
     nginx = NginxServer(

@@ -28,7 +28,7 @@ import random
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -274,19 +274,20 @@ class Deployment:
         )
 
 
-def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.25):
-    """Poll predicate() until truthy; fail after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f} s")
-        time.sleep(interval)
-
-
 def private_copy(project: Path, target: Path) -> Path:
     """A copy of a render that one deployment may change (its .env included)."""
     shutil.copytree(project, target, symlinks=True)
     return target
+
+
+@contextmanager
+def brought_up(deployment: Deployment, label: str) -> Iterator[Deployment]:
+    """The deployment up (`up --wait`) while the block runs; down with its
+    volumes afterwards, whatever happened."""
+    try:
+        with timed(f"{label}: compose up --wait"):
+            deployment.up()
+        yield deployment
+    finally:
+        with timed(f"{label}: compose down --volumes"):
+            deployment.down(volumes=True)

@@ -1,4 +1,5 @@
-"""The rendered nginx conf, run for real on loopback in front of a gunicorn."""
+"""nginx on loopback: the rendered conf in front of a gunicorn, or a server
+conf of the test's own; every path of it under one directory."""
 
 import shutil
 import subprocess
@@ -6,7 +7,8 @@ from pathlib import Path
 
 from .binaries import require
 from .netns import NetworkNamespace
-from .processes import free_port, start, stop, wait_until
+from .processes import Process, free_port
+from .text import replace_required
 
 # The rendered conf is written for the compose network; these are the only
 # strings a test changes to run it on loopback.
@@ -17,15 +19,16 @@ CERT_DIR = "/etc/nginx/certs/"
 MEDIA_DIR = "/srv/media/"
 # use_cloudflare: the owner's extra Cloudflare ranges, mounted by compose.
 CLOUDFLARE_EXTRA = "/etc/nginx/cloudflare-extra.conf"
+WHAT = "the rendered nginx conf"
 
 
-def wrapper_conf(prefix: Path, server_conf: Path) -> str:
+def wrapper_conf(prefix: Path, server_conf: Path, worker_processes: str = "1", error_level: str = "info") -> str:
     """A minimal nginx.conf around a server conf, with every path in prefix."""
     mime = Path("/etc/nginx/mime.types")
     return f"""
-worker_processes 1;
+worker_processes {worker_processes};
 pid {prefix}/nginx.pid;
-error_log {prefix}/error.log info;
+error_log {prefix}/error.log {error_level};
 events {{ worker_connections 1024; }}
 http {{
     include {mime};
@@ -69,15 +72,38 @@ def make_certificate(directory: Path, names: list[str]) -> Path:
     return directory / "fullchain.pem"
 
 
-def replace_required(text: str, old: str, new: str) -> str:
-    if old not in text:
-        raise AssertionError(f"the rendered nginx conf no longer contains {old!r}")
-    return text.replace(old, new)
+class Nginx(Process):
+    """nginx with one server conf (text), all its files under base; inside a
+    network namespace when one is given. wrapper options (worker_processes,
+    error_level) go to wrapper_conf."""
+
+    def __init__(self, base: Path, server_text: str, namespace: NetworkNamespace | None = None, **wrapper):
+        self.base = base
+        self.namespace = namespace
+        base.mkdir(parents=True, exist_ok=True)
+        (base / "server.conf").write_text(server_text)
+        (base / "nginx.conf").write_text(wrapper_conf(base, base / "server.conf", **wrapper))
+        self.log = base / "nginx.stdout"
+
+    def command(self) -> list[str]:
+        command = [require("nginx"), "-p", str(self.base), "-c", str(self.base / "nginx.conf"), "-g", "daemon off;"]
+        return self.namespace.command(command) if self.namespace is not None else command
+
+    def start(self) -> "Nginx":
+        # nginx writes its pid file once its sockets listen.
+        self.launch(self.command(), self.log, (self.base / "nginx.pid").exists, 15, "nginx")
+        return self
+
+    def stop(self, timeout: float | None = None) -> int:
+        code = super().stop(timeout)
+        shutil.rmtree(self.base / "client_body", ignore_errors=True)
+        return code
 
 
-class NginxServer:
-    """On free loopback ports; or, given a network namespace, inside it on
-    the rendered ports 80 and 443. upstream: a loopback port, or "unix:PATH"."""
+class NginxServer(Nginx):
+    """The rendered conf, on free loopback ports; or, given a network
+    namespace, inside it on the rendered ports 80 and 443. upstream: a
+    loopback port, or "unix:PATH"."""
 
     def __init__(
         self,
@@ -89,46 +115,19 @@ class NginxServer:
         cloudflare_extra: Path | None = None,
         namespace: NetworkNamespace | None = None,
     ):
-        self.base = base
-        self.namespace = namespace
         text = rendered_conf.read_text()
         server = upstream if isinstance(upstream, str) else f"127.0.0.1:{upstream}"
-        text = replace_required(text, UPSTREAM, f"set $web_upstream http://{server};")
+        text = replace_required(text, UPSTREAM, f"set $web_upstream http://{server};", WHAT)
         if namespace is None:
             self.http_port = free_port()
             self.https_port = free_port()
-            text = replace_required(text, LISTEN_HTTP, f"listen 127.0.0.1:{self.http_port}")
-            text = replace_required(text, LISTEN_HTTPS, f"listen 127.0.0.1:{self.https_port}")
+            text = replace_required(text, LISTEN_HTTP, f"listen 127.0.0.1:{self.http_port}", WHAT)
+            text = replace_required(text, LISTEN_HTTPS, f"listen 127.0.0.1:{self.https_port}", WHAT)
         else:
             self.http_port, self.https_port = 80, 443
-        text = replace_required(text, CERT_DIR, f"{cert_dir}/")
+        text = replace_required(text, CERT_DIR, f"{cert_dir}/", WHAT)
         if MEDIA_DIR in text:
             text = text.replace(MEDIA_DIR, f"{media_dir}/")
         if cloudflare_extra is not None:
-            text = replace_required(text, CLOUDFLARE_EXTRA, str(cloudflare_extra))
-        base.mkdir(parents=True, exist_ok=True)
-        (base / "server.conf").write_text(text)
-        (base / "nginx.conf").write_text(wrapper_conf(base, base / "server.conf"))
-        self.log = base / "nginx.stdout"
-        self.process = None
-
-    def start(self) -> "NginxServer":
-        command = [require("nginx"), "-p", str(self.base), "-c", str(self.base / "nginx.conf"), "-g", "daemon off;"]
-        if self.namespace is not None:
-            command = self.namespace.command(command)
-        self.process = start(command, self.log)
-        # nginx writes its pid file once its sockets listen.
-        wait_until(
-            (self.base / "nginx.pid").exists,
-            15,
-            "nginx",
-            process=self.process,
-            log=self.base / "error.log",
-        )
-        return self
-
-    def stop(self) -> None:
-        if self.process:
-            stop(self.process)
-            self.process = None
-        shutil.rmtree(self.base / "client_body", ignore_errors=True)
+            text = replace_required(text, CLOUDFLARE_EXTRA, str(cloudflare_extra), WHAT)
+        super().__init__(base, text, namespace)

@@ -8,10 +8,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import yaml
-
 from . import coolify
 from .binaries import require, venv_bin
+from .compose import compose_config, services
 from .nginx import make_certificate, wrapper_conf
 from .render import project_env, read_answers, read_env_file
 
@@ -81,18 +80,6 @@ def hadolint_problems(project: Path) -> list[str]:
     return found
 
 
-def compose_config(
-    workdir: Path, compose_file: str, *extra: str, env: dict | None = None
-) -> subprocess.CompletedProcess:
-    """The real Compose binary, with nothing but the files in workdir (it reads
-    .env there itself) and the given variables."""
-    return run(
-        [require("docker-compose"), "-f", compose_file, "config", *extra],
-        cwd=workdir,
-        env={"PATH": os.environ["PATH"], "HOME": str(workdir), **(env or {})},
-    )
-
-
 def compose_problems(project: Path, workdir: Path) -> list[str]:
     found = []
     if read_answers(project)["deploy_target"] == "coolify":
@@ -119,8 +106,7 @@ def nginx_problems(project: Path, workdir: Path) -> list[str]:
     etc = workdir / "etc-nginx"
     (etc / "conf.d").mkdir(parents=True)
     shutil.copy("/etc/nginx/mime.types", etc / "mime.types")
-    compose = yaml.safe_load((project / "docker-compose.prod.yml").read_text())
-    for volume in compose["services"]["nginx"]["volumes"]:
+    for volume in services(project)["nginx"]["volumes"]:
         source, target = volume.split(":")[:2]
         if source.startswith("./deploy/nginx/") and target.startswith("/etc/nginx/"):
             shutil.copy(project / source, etc / target.removeprefix("/etc/nginx/"))

@@ -1,20 +1,18 @@
 """A throwaway Redis server on a free loopback port; it can be stopped and
 started again on the same port (to test recovery)."""
 
-import subprocess
 from pathlib import Path
 
 from .binaries import require
-from .processes import free_port, port_open, start, stop, wait_until
+from .processes import Process, free_port, port_open
 
 
-class RedisServer:
+class RedisServer(Process):
     def __init__(self, base: Path, host: str = "127.0.0.1"):
         self.base = base
         self.host = host
         self.port = free_port(host)
         self.log = base / "redis.log"
-        self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
@@ -22,7 +20,7 @@ class RedisServer:
 
     def start(self) -> "RedisServer":
         self.base.mkdir(parents=True, exist_ok=True)
-        self.process = start(
+        self.launch(
             [
                 require("redis-server"),
                 "--bind",
@@ -37,11 +35,8 @@ class RedisServer:
                 str(self.base),
             ],
             self.log,
+            lambda: port_open(self.host, self.port),
+            15,
+            "Redis",
         )
-        wait_until(lambda: port_open(self.host, self.port), 15, "Redis", process=self.process, log=self.log)
         return self
-
-    def stop(self) -> None:
-        if self.process:
-            stop(self.process)
-            self.process = None
