@@ -8,7 +8,6 @@ flight need 50 threads (GUNICORN_WORKER_CLASS=gthread,
 GUNICORN_THREADS=50, GUNICORN_WORKERS=2: any split of the connections
 between the two workers fits)."""
 
-import shutil
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,11 +26,9 @@ DOMAIN = "obcms.gov.ph"
 
 
 @pytest.fixture
-def slow_project(default_project, tmp_path) -> Path:
-    project = tmp_path / "project"
-    shutil.copytree(default_project, project)
-    add_test_urls(project)
-    return project
+def slow_project(project_copy) -> Path:
+    add_test_urls(project_copy)
+    return project_copy
 
 
 def outcome(send, n: int) -> tuple[str, float]:

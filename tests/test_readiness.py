@@ -5,7 +5,6 @@ while /health/ stays 200, and when PostgreSQL is back on the same port,
 anything. The PostgreSQL server is the test's own."""
 
 import json
-import shutil
 import signal
 import time
 
@@ -30,9 +29,8 @@ def own_postgres():
 
 
 @pytest.fixture
-def app(default_project, venv, own_postgres, redis, tmp_path):
-    project = tmp_path / "project"
-    shutil.copytree(default_project, project)
+def app(project_copy, venv, own_postgres, redis, tmp_path):
+    project = project_copy
     add_test_urls(project)
     env = project_env(project, venv, DATABASE_URL=own_postgres.create_database("readiness"), REDIS_URL=redis.url)
     manage(project, venv, env, "migrate_safely").checked()

@@ -2,9 +2,12 @@
 scripts natively, and fingerprints of a database and of a directory."""
 
 import hashlib
+import json
 import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from .project import manage, shell
 
 SEED = """
 import json, random
@@ -25,6 +28,13 @@ files = {
 }
 print(json.dumps(sorted(default_storage.save(name, ContentFile(data)) for name, data in files.items())))
 """
+
+
+def seed(project: Path, venv: Path, env: dict) -> list[str]:
+    """The migrations, then SEED's users, group and files; the names the files
+    were saved under."""
+    manage(project, venv, env, "migrate_safely").checked()
+    return json.loads(shell(project, venv, env, SEED).checked().stdout)
 
 
 def run_script(project: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
