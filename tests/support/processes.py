@@ -78,9 +78,14 @@ class Process:
     stop_timeout: float = 20
 
     def launch(self, command: list[str], log: Path, ready, timeout: float, what: str, interval: float = 0.1, **kwargs):
-        """Start command (kwargs go to Popen) and wait until ready() is truthy."""
+        """Start command (kwargs go to Popen) and wait until ready() is truthy;
+        a process that does not get ready is stopped before the error is raised."""
         self.process = start(command, log, **kwargs)
-        wait_until(ready, timeout, what, interval=interval, process=self.process, log=log)
+        try:
+            wait_until(ready, timeout, what, interval=interval, process=self.process, log=log)
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self, timeout: float | None = None) -> int:
         """Stop it (with stop_signal, then SIGKILL); its exit code, 0 if none ran."""
