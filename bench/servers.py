@@ -45,8 +45,9 @@ class Server(Process):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}{self.path}"
 
-    def get(self, path: str | None = None, timeout: float = 5) -> Response:
-        return request(self.port, path or self.path, headers=self.headers, timeout=timeout)
+    def get(self, path: str | None = None, timeout: float = 5, extra_headers: dict | None = None) -> Response:
+        headers = {**self.headers, **(extra_headers or {})}
+        return request(self.port, path or self.path, headers=headers, timeout=timeout)
 
     def ready(self) -> bool:
         return answers(self.port, self.ready_path, headers=self.headers, timeout=5)
@@ -57,16 +58,27 @@ class Server(Process):
         self.boot_seconds = time.monotonic() - started
         return self
 
-    def pss_kib(self) -> int:
-        """Proportional set size of the master and its children, in KiB."""
-        total = 0
+    def proc_files(self, name: str):
+        """/proc/<pid>/<name> of the master and its live children."""
         for pid in [self.process.pid, *children(self.process.pid)]:
             try:
-                rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
-            except OSError:
+                yield Path(f"/proc/{pid}/{name}").read_text()
+            except OSError:  # the process exited meanwhile
                 continue
-            total += int(re.search(r"^Pss:\s+(\d+) kB", rollup, re.M).group(1))
-        return total
+
+    def pss_kib(self) -> int:
+        """Proportional set size of the master and its children, in KiB."""
+        return sum(
+            int(re.search(r"^Pss:\s+(\d+) kB", rollup, re.M).group(1)) for rollup in self.proc_files("smaps_rollup")
+        )
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the master and its live children used so far."""
+        ticks = 0
+        for stat in self.proc_files("stat"):
+            fields = stat.rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def children(pid: int) -> list[int]:

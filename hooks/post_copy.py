@@ -19,6 +19,7 @@ GENERATED = {
     "POSTGRES_PASSWORD": lambda: secrets.token_urlsafe(32),
     "REDIS_PASSWORD": lambda: secrets.token_urlsafe(32),
     "HEALTH_CHECK_TOKEN": lambda: secrets.token_urlsafe(32),
+    "METRICS_TOKEN": lambda: secrets.token_urlsafe(32),
     "FLOWER_PASSWORD": lambda: secrets.token_urlsafe(24),
 }
 

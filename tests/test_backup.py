@@ -10,13 +10,16 @@ pg_restore, psql and tar run natively
 against the test's PostgreSQL, with the libpq variables the db container
 would have."""
 
+import re
 import shutil
+import stat
+import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from support.backup import database_fingerprint, files_fingerprint, run_script, script_env, seed
+from support.compose import services as compose_services
 from support.project import manage
 from support.render import project_env
 
@@ -45,6 +48,11 @@ def test_backup_wipe_restore_gives_back_rows_and_files(volume_project, venv, pos
     listed = sorted(path.name for path in (tmp_path / "backup").iterdir())
     assert listed == ["SHA256SUMS", "database.dump", "database.rows", "media.tar"]
     assert "auth_user 40" in (tmp_path / "backup" / "database.rows").read_text().replace("public.", "")
+    # For monitoring, the time of the success, where node-exporter reads it.
+    metric = (project / "metrics" / "backup.prom").read_text()
+    written = re.search(r'^backup_last_success_timestamp_seconds\{kind="local"\} (\d+)$', metric, re.M)
+    assert written and abs(int(written.group(1)) - time.time()) < 300, metric
+    assert stat.S_IMODE((project / "metrics" / "backup.prom").stat().st_mode) == 0o644
 
     # The wipe: an empty database of the same name, an empty media volume.
     postgres.psql(f"DROP DATABASE {database}")
@@ -88,8 +96,7 @@ def test_the_default_prefixes_reach_what_the_scripts_expect(default_project):
     """Without the prefixes set, the scripts run in the compose file's db and
     web services: db has the variables their commands read, web mounts the
     media volume where they look for it (its working directory is /app)."""
-    compose = yaml.safe_load((default_project / "docker-compose.prod.yml").read_text())
-    services = compose["services"]
+    services = compose_services(default_project)
     assert {"POSTGRES_USER", "POSTGRES_DB"} <= set(services["db"]["environment"])
     assert "media:/app/src/media" in services["web"]["volumes"]
     for script in ("backup.sh", "restore.sh"):

@@ -13,14 +13,14 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 
+from support.facts import copier_config
 from support.gunicorn import GunicornServer
 from support.http import request
 from support.nginx import Nginx, NginxServer, make_certificate
 from support.processes import free_port, wait_until
 from support.project import as_deployed, manage, shell
-from support.render import TEMPLATE_ROOT, profile_answers, project_env, project_venv, render
+from support.render import profile_answers, project_env, project_venv, render
 
 DOMAIN = "obcms.gov.ph"
 TEST_CLOUDFLARE_RANGE = "127.0.0.64/28"
@@ -194,7 +194,7 @@ def test_straight_to_django_the_same_rule_holds(app, marker):
 
 
 def cloudflare_networks_of_the_template() -> list[str]:
-    return yaml.safe_load((TEMPLATE_ROOT / "copier.yml").read_text())["cloudflare_networks"]["default"]
+    return copier_config()["cloudflare_networks"]["default"]
 
 
 def test_the_ranges_are_written_once_and_rendered_into_nginx_and_django(
@@ -237,5 +237,5 @@ def test_the_runbook_says_which_ssl_mode_and_why(cloudflare_project):
 
 
 def test_the_owners_extra_ranges_file_survives_updates():
-    config = yaml.safe_load((TEMPLATE_ROOT / "copier.yml").read_text())
+    config = copier_config()
     assert "deploy/nginx/cloudflare-extra.conf" in config["_skip_if_exists"]

@@ -5,10 +5,10 @@ import json
 import subprocess
 
 import pytest
-import yaml
 
 from support import coolify, dockerfile
 from support.compose import compose_config as run_compose_config
+from support.compose import compose_file
 from support.gunicorn import GunicornServer
 from support.http import request
 from support.render import project_env, render
@@ -45,7 +45,7 @@ def test_coolify_compose_publishes_no_ports_and_keeps_its_data(coolify_project, 
     assert all("ports" not in service for service in config["services"].values())
     assert "nginx" not in config["services"]
     assert {"postgres_data", "redis_data", "media"} <= set(config["volumes"])
-    raw = yaml.safe_load((coolify_project / "docker-compose.prod.yml").read_text())
+    raw = compose_file(coolify_project)
     assert raw["services"]["migrate"]["exclude_from_hc"] is True
     assert raw["services"]["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert not (coolify_project / "deploy" / "nginx").exists()

@@ -4,6 +4,7 @@ side by side and adds its tables to the report."""
 from .db import group_db
 from .health import group_health
 from .memory import group_memory
+from .metrics import group_metrics
 from .render import group_render
 from .static import group_static
 from .workers import group_workers
@@ -13,6 +14,7 @@ GROUPS = {
     "health": group_health,
     "static": group_static,
     "db": group_db,
+    "metrics": group_metrics,
     "workers": group_workers,
     "memory": group_memory,
 }

@@ -4,7 +4,8 @@ the rendered docker-compose.prod.yml."""
 from pathlib import Path
 
 from .compose import compose_command, compose_environment
-from .processes import Process
+from .http import request
+from .processes import Listener, Process, free_port
 
 
 class CeleryWorker(Process):
@@ -35,3 +36,22 @@ class CeleryWorker(Process):
             self.command, self.log, ready, timeout, "Celery worker", interval=0.2, cwd=self.project, env=self.env
         )
         return self
+
+
+class CeleryMetricsExporter(Listener):
+    """`manage.py celery_metrics`, as the celery-metrics service runs it, on
+    host:port (a free loopback port unless given)."""
+
+    def __init__(
+        self, project: Path, venv: Path, env: dict[str, str], log: Path, host: str = "127.0.0.1", port: int = 0
+    ):
+        port = port or free_port(host)
+        command = [str(venv / "bin" / "python"), "manage.py", "celery_metrics", "--address", host, "--port", str(port)]
+        super().__init__(command, log, host, port, cwd=project / "src", env=env)
+
+    def metrics(self) -> str:
+        """What it serves on /metrics; "" while it does not answer."""
+        try:
+            return request(self.port, "/metrics", host=self.host, timeout=10).body.decode()
+        except OSError:
+            return ""

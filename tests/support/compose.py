@@ -12,9 +12,14 @@ from .binaries import require
 PRODUCTION = "docker-compose.prod.yml"
 
 
-def services(project: Path, compose_file: str = PRODUCTION) -> dict[str, dict]:
-    """The services of a rendered compose file, as written (nothing interpolated)."""
-    return yaml.safe_load((project / compose_file).read_text())["services"]
+def compose_file(project: Path, name: str = PRODUCTION) -> dict:
+    """A rendered compose file, as written (nothing interpolated)."""
+    return yaml.safe_load((project / name).read_text())
+
+
+def services(project: Path, name: str = PRODUCTION) -> dict[str, dict]:
+    """The services of a rendered compose file, as written."""
+    return compose_file(project, name)["services"]
 
 
 def compose_command(project: Path, service: str) -> list[str]:

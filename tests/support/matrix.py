@@ -3,16 +3,14 @@ set of answer combinations that covers every pair of their values."""
 
 from itertools import combinations, product
 
-import yaml
-
-from .render import TEMPLATE_ROOT
+from .facts import copier_config
 
 
 def question_values() -> dict[str, list]:
     """Every choice and bool question with its allowed values, read from
     copier.yml; s3_provider is folded into media_storage ("s3:aws" ...),
     since it is asked only when media_storage is s3."""
-    config = yaml.safe_load((TEMPLATE_ROOT / "copier.yml").read_text())
+    config = copier_config()
     factors = {}
     for name, question in config.items():
         if name.startswith("_") or not isinstance(question, dict) or question.get("when") is False:

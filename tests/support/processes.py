@@ -93,3 +93,26 @@ class Process:
         if process is None:
             return 0
         return stop(process, self.stop_signal, self.stop_timeout if timeout is None else timeout)
+
+
+class Listener(Process):
+    """A program that is ready once host:port accepts connections (an
+    exporter, Prometheus, an SMTP sink); popen options go to Popen."""
+
+    def __init__(self, command: list[str], log: Path, host: str, port: int, **popen):
+        self.command = command
+        self.log = log
+        self.host = host
+        self.port = port
+        self.popen = popen
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def listening(self) -> bool:
+        return port_open(self.host, self.port)
+
+    def start(self, timeout: float = 30) -> "Listener":
+        self.launch(self.command, self.log, self.listening, timeout, self.log.stem, **self.popen)
+        return self

@@ -11,10 +11,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import yaml
 from packaging.version import Version
 
 from .binaries import require
+from .facts import copier_config
 from .render import TEMPLATE_ROOT
 
 RELEASE_LINE = re.compile(r"^## (v\d+\.\d+\.\d+) \(commit ([0-9a-f]{40})\)$", re.MULTILINE)
@@ -90,7 +90,7 @@ def clone_with_releases(destination: Path) -> Path:
 
 def answer_renames() -> list[tuple[Version, str, str]]:
     """(release, old name, new name) of each answer that a migration renames."""
-    config = yaml.safe_load((TEMPLATE_ROOT / "copier.yml").read_text())
+    config = copier_config()
     renames = []
     for migration in config.get("_migrations", []):
         command = migration["command"]
