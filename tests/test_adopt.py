@@ -176,27 +176,14 @@ def probe(python: Path, repository: Path, module: str, paths: list[str] = ()) ->
 
 
 def owner_tests(repository: Path, venv: Path, where: str, database_url: str, redis_url: str) -> dict[str, str]:
-    result = subprocess.run(
-        [str(venv / "bin" / "pytest"), "-p", "no:cacheprovider", "-v"],
-        cwd=repository / where,
-        env={
-            "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
-            "HOME": str(repository),
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "PYTHONDONTWRITEBYTECODE": "1",
-        },
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = run_project_tests(repository, venv, database_url, redis_url, "-v", where=where)
     return owner_outcomes(result.stdout, where)
 
 
-def run_adopt(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run_adopt(*args: str, cwd: Path | None = None, tool: Path | str = ADOPT) -> subprocess.CompletedProcess:
+    """tools/adopt ARGS (this clone's, or the one at `tool`), as an owner runs it."""
     return subprocess.run(
-        [sys.executable, str(ADOPT), *args],
+        [sys.executable, str(tool), *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -227,15 +214,8 @@ def adopt_as_the_readme_says(repository: Path, template_clone: Path, workspace: 
     assert git(workspace / "obcms-deployment-template", "tag", "--list") == ""
     adopt = adopt.replace("path/to/your-repository", str(repository))
     assert adopt.startswith("python ")
-    return subprocess.run(
-        [sys.executable, *shlex.split(adopt)[1:]],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
-        env={**os.environ, **GIT_IDENTITY, "OBCMS_ADOPT_VENVS": str(VENVS)},
-    )
+    _, tool, *args = shlex.split(adopt)
+    return run_adopt(*args, cwd=workspace, tool=tool)
 
 
 def adopted(name: str, template_clone: Path, tmp_path_factory, database_url: str, redis_url: str) -> Adoption:

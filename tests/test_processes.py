@@ -3,10 +3,11 @@ started, waited for and stopped with."""
 
 import os
 import signal
+import sys
 
 import pytest
 
-from support.processes import Process, wait_until
+from support.processes import Listener, Process, free_port, port_open, wait_until
 
 
 def alive(pid: int) -> bool:
@@ -44,3 +45,16 @@ def test_wait_until_asks_at_least_once_and_returns_the_answer():
     assert wait_until(lambda: "ready", 0, "anything") == "ready"
     with pytest.raises(TimeoutError):
         wait_until(lambda: None, 0, "nothing")
+
+
+def test_a_listener_is_ready_once_its_port_listens_and_stops_by_its_pid(tmp_path):
+    port = free_port()
+    command = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)]
+    server = Listener(command, tmp_path / "http.log", "127.0.0.1", port, cwd=tmp_path).start(timeout=30)
+    assert server.address == f"127.0.0.1:{port}" and port_open("127.0.0.1", port)
+    server.stop()
+    assert not port_open("127.0.0.1", port)
+    silent = Listener(["sleep", "60"], tmp_path / "sleep.log", "127.0.0.1", free_port())
+    with pytest.raises(TimeoutError, match="sleep: not ready after 0.3 s"):
+        silent.start(timeout=0.3)
+    assert silent.process is None

@@ -130,11 +130,12 @@ def project_env(project: Path, venv: Path, settings: str = "production", **overr
     return {key: value for key, value in env.items() if value is not None}
 
 
-def run_project_tests(project: Path, venv: Path, database_url: str, redis_url: str, *args: str):
-    """The rendered project's own pytest suite, as its README runs it."""
+def run_project_tests(project: Path, venv: Path, database_url: str, redis_url: str, *args: str, where: str = "."):
+    """The rendered project's own pytest suite, as its README runs it (from
+    the project's root, or the folder `where` an adopted one keeps it in)."""
     return subprocess.run(
         [str(venv / "bin" / "pytest"), "-p", "no:cacheprovider", *args],
-        cwd=project,
+        cwd=project / where,
         env={
             "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
             "HOME": str(project),
