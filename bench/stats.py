@@ -16,8 +16,11 @@ def spread(values) -> float:
 
 
 def median_ratio(tops, bottoms) -> float:
-    """The median of the per-round ratios top / bottom."""
-    return median([top / bottom for top, bottom in zip(tops, bottoms, strict=True)])
+    """The median of the per-round ratios top / bottom; a round whose bottom
+    is 0 (a cell that finished no request: a very short one on a busy
+    machine) has no ratio, and with none left the result is nan."""
+    ratios = [top / bottom for top, bottom in zip(tops, bottoms, strict=True) if bottom and top is not None]
+    return median(ratios) if ratios else float("nan")
 
 
 def check_target(target: str, rps_ratio: float, p99_ratio: float) -> bool:

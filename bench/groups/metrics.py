@@ -5,7 +5,7 @@ from ..measure import CONNECTIONS, measure, measure_closing
 from ..page import PAGE_ROWS
 from ..report import Report
 from ..servers import Stack
-from ..stats import median, spread
+from ..stats import median, median_ratio, spread
 from ..wrk import wrk
 
 # The rendered production settings without django-prometheus (its two
@@ -52,12 +52,14 @@ def group_metrics(stack: Stack, report: Report, args) -> None:
     closing = measure_closing(servers, ("metrics", "no-metrics"), args)
     # CPU time per request: what throughput shows on an idle machine, but
     # far less sensitive to what else runs on a shared one.
-    cpu: dict[str, list[float]] = {server.name: [] for server in servers}
+    # A cell that finished no request (a very short one on a busy machine) has no figure.
+    cpu: dict[str, list[float | None]] = {server.name: [] for server in servers}
     for number in range(args.rounds):
         for server in servers[number % 2 :] + servers[: number % 2]:
             before = server.cpu_seconds()
             load = wrk(server, CONNECTIONS[0], args.seconds)
-            cpu[server.name].append((server.cpu_seconds() - before) / (load.rps * args.seconds))
+            used = server.cpu_seconds() - before
+            cpu[server.name].append(used / (load.rps * args.seconds) if load.rps else None)
     stack.stop_servers()
     for title, measured in (
         ("/metrics' cost, database page", results),
@@ -65,13 +67,18 @@ def group_metrics(stack: Stack, report: Report, args) -> None:
     ):
         report.ratio_table(title, measured, [("with metrics / without", "metrics", "no-metrics", ">= 0.9")])
         report.context_table(title, measured, LABELS)
-    ratio = median([bare / full for full, bare in zip(cpu["metrics"], cpu["no-metrics"], strict=True)])
+    ratio = median_ratio(cpu["no-metrics"], cpu["metrics"])
+    figures = {name: [value for value in values if value is not None] for name, values in cpu.items()}
     report.add(
         "",
         f"#### /metrics' cost, database page: CPU time per request (c={CONNECTIONS[0]}, median of {args.rounds})",
         "",
         "| variant | CPU ms per request | spread |",
         "|---|---:|---:|",
-        *(f"| {LABELS[name]} | {median(values) * 1000:.2f} | {spread(values):.0%} |" for name, values in cpu.items()),
+        *(
+            f"| {LABELS[name]} | {median(values) * 1000:.2f} | {spread(values):.0%} |"
+            for name, values in figures.items()
+            if values
+        ),
         f"| ratio without / with (requests per CPU second, with / without) | {ratio:.2f} | |",
     )
