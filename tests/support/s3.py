@@ -11,6 +11,7 @@ named after their ports in /tmp, which stop() removes.
 import json
 import socket
 from pathlib import Path
+from urllib.parse import quote
 
 from .binaries import require
 from .http import request
@@ -19,6 +20,7 @@ from .processes import Process, free_port
 HOST = "127.0.0.2"
 # Components, each with an HTTP and a gRPC port.
 COMPONENTS = ("master", "volume", "filer", "s3", "admin")
+DIRECTORY_MODE = 1 << 31  # SeaweedFS's filer marks directories with Go's os.ModeDir
 
 
 def port_free_on_both(port: int, host: str = HOST) -> bool:
@@ -131,6 +133,16 @@ class S3Server(Process):
             return []
         entries = json.loads(response.body).get("Entries") or []
         return [entry["FullPath"].removeprefix(f"/buckets/{bucket}/") for entry in entries]
+
+    def files(self, bucket: str, directory: str = "") -> list[dict]:
+        """The filer's entry of every file of a bucket, in every directory."""
+        response = self.filer_get(f"/buckets/{bucket}/{quote(directory)}")
+        assert response.status == 200, response.status
+        found = []
+        for entry in json.loads(response.body).get("Entries") or []:
+            key = entry["FullPath"].removeprefix(f"/buckets/{bucket}/")
+            found += self.files(bucket, key + "/") if entry["Mode"] & DIRECTORY_MODE else [entry]
+        return found
 
     def stop(self, timeout: float | None = None) -> int:
         code = super().stop(timeout)
