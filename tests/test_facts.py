@@ -133,3 +133,13 @@ def test_each_owner_marker_opens_its_part_of_a_shared_file(default_project):
     assert set(markers) == set(files)
     for name, marker in markers.items():
         assert (default_project / files[name]).read_text().splitlines().count(marker) == 1, (name, marker)
+
+
+def test_the_probes_are_the_ones_of_copier_yml(default_project):
+    """health.py serves the probe paths every target asks (the image's
+    HEALTHCHECK, the swarm stack, the Kubernetes probes)."""
+    facts = computed_values()
+    health = (default_project / "src/common/health.py").read_text()
+    assert f'PROBES = {{"{facts["health_path"]}": health, "{facts["ready_path"]}": ready,' in health
+    dockerfile = (default_project / "Dockerfile").read_text()
+    assert f'CMD ["python", "scripts/healthcheck.py", "{facts["health_path"]}"]' in dockerfile
