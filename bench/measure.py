@@ -10,7 +10,7 @@ CONNECTIONS = (64, 256)
 def measure(servers: list, rounds: int, seconds: float, headers: dict | None = None, log=print) -> dict:
     """Each round runs every server at one connection count, then at the
     next; the order of the servers rotates from round to round. Returns
-    {(name, connections): [Load per round]}."""
+    {(name, connections): [WrkResult per round]}."""
     for server in servers:  # warm-up, not counted
         wrk(server, CONNECTIONS[0], min(2, seconds), headers)
     results: dict = {(server.name, connections): [] for server in servers for connections in CONNECTIONS}
@@ -22,7 +22,7 @@ def measure(servers: list, rounds: int, seconds: float, headers: dict | None = N
                 results[(server.name, connections)].append(load)
                 log(
                     f"  round {number + 1} {server.name:<22} c={connections:<3} {load.rps:9.1f} req/s  "
-                    f"p99 {load.p99_ms:8.1f} ms  errors {load.errors}"
+                    f"p99 {load.p99_ms:8.1f} ms  errors {load.failures}"
                 )
     return results
 

@@ -50,6 +50,6 @@ class Report:
                 self.spreads.append(spread(rates))
                 row += (
                     f" {median(rates):.0f} | {median(load.p99_ms for load in loads):.1f} |"
-                    f" {spread(rates):.0%} | {sum(load.errors for load in loads)} |"
+                    f" {spread(rates):.0%} | {sum(load.failures for load in loads)} |"
                 )
             self.add(row)

@@ -27,6 +27,7 @@ POSTGRES_PASSWORD=
 DATABASE_URL=postgres://obcms:${POSTGRES_PASSWORD}@db:5432/obcms
 REDIS_PASSWORD=
 HEALTH_CHECK_TOKEN=
+METRICS_TOKEN=
 FLOWER_PASSWORD=
 EMAIL_HOST_PASSWORD=
 """
@@ -122,7 +123,7 @@ def test_report_missing_names_what_the_example_gained(tmp_path, capsys):
     target.write_text("SECRET_KEY=x\nDEBUG=0\nALLOWED_HOSTS=a\nPOSTGRES_PASSWORD=y\nDATABASE_URL=z\n")
     post_copy.report_missing(example, target)
     out = capsys.readouterr().out
-    assert "REDIS_PASSWORD, HEALTH_CHECK_TOKEN, FLOWER_PASSWORD, EMAIL_HOST_PASSWORD." in out
+    assert "REDIS_PASSWORD, HEALTH_CHECK_TOKEN, METRICS_TOKEN, FLOWER_PASSWORD, EMAIL_HOST_PASSWORD." in out
     assert "SECRET_KEY" not in out
 
 
