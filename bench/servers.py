@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from support.http import Response, answers, request
-from support.nginx import Nginx
+from support.nginx import NginxServer, make_certificate
 from support.pgbouncer import PgBouncerServer
 from support.postgres import PostgresServer
 from support.processes import Process, free_port
 from support.project import manage
 from support.redis import RedisServer
 from support.render import project_env, project_venv, render
+from support.text import replace_required
 
 from .page import PAGE_SEED, add_page
 
@@ -38,19 +39,24 @@ class Server(Process):
     log: Path
     headers: dict[str, str] = field(default_factory=lambda: dict(PROXY_HEADERS))
     ready_path: str = "/health/"
+    tls_ca: Path | None = None  # HTTPS, checked against this CA for HOST
     boot_seconds: float = 0.0
     stop_timeout = 40
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{self.path}"
+        scheme = "https" if self.tls_ca else "http"
+        return f"{scheme}://127.0.0.1:{self.port}{self.path}"
 
     def get(self, path: str | None = None, timeout: float = 5, extra_headers: dict | None = None) -> Response:
         headers = {**self.headers, **(extra_headers or {})}
-        return request(self.port, path or self.path, headers=headers, timeout=timeout)
+        return request(self.port, path or self.path, headers=headers, timeout=timeout, **self.tls())
 
     def ready(self) -> bool:
-        return answers(self.port, self.ready_path, headers=self.headers, timeout=5)
+        return answers(self.port, self.ready_path, headers=self.headers, timeout=5, **self.tls())
+
+    def tls(self) -> dict:
+        return {"tls_ca": self.tls_ca, "host_header": HOST} if self.tls_ca else {}
 
     def start(self, timeout: float = 60) -> "Server":
         started = time.monotonic()
@@ -160,36 +166,30 @@ class Stack:
         environment = self.env(project, venv, **env)
         return self.add(Server(name, argv, project / "src", environment, port, path, self.log(name)))
 
-    def nginx_static(self, name: str, project: Path, static_path: str) -> Server:
-        """nginx serving the file WhiteNoise serves, the same brotli bytes, from disk."""
-        port = free_port()
-        relative = static_path.removeprefix("/static/")
-        brotli_file = project / "src" / "staticfiles" / (relative + ".br")
-        server_text = f"""
-server {{
-    listen 127.0.0.1:{port};
-    sendfile on;
-    location = {static_path} {{
-        alias {brotli_file};
-        add_header Content-Encoding br;
-        add_header Vary Accept-Encoding;
-        add_header Cache-Control "max-age=315360000, public, immutable";
-    }}
-}}
-"""
-        nginx = Nginx(self.workdir / "nginx", server_text, worker_processes="auto", error_level="error")
-        return self.add(
-            Server(
-                name,
-                nginx.command(),
-                nginx.base,
-                dict(os.environ),
-                port,
-                static_path,
-                self.log(name),
-                ready_path=static_path,
-            )
+    def nginx_rendered(self, name: str, project: Path, upstream: Server, path: str, edit=None) -> Server:
+        """The render's own nginx conf (HTTPS, self-signed) in front of
+        upstream; edit(text) changes the conf for a variant. wrk sends no
+        server name nginx knows (it connects to an address), so the site's
+        server is made the default one: the only change to the conf."""
+        base = self.workdir / "nginx" / name
+        certs = self.workdir / "nginx" / "certs"
+        if not certs.exists():
+            make_certificate(certs, [HOST])
+        conf = next((project / "deploy" / "nginx").glob("*.conf"))
+        nginx = NginxServer(base, conf, upstream.port, certs, base / "media", static_cache=base / "static-cache")
+        port = nginx.https_port
+        text = (base / "server.conf").read_text()
+        for old, new in (
+            ("    ssl_reject_handshake on;\n", ""),
+            (f"listen 127.0.0.1:{port} ssl default_server;", f"listen 127.0.0.1:{port} ssl;"),
+            (f"listen 127.0.0.1:{port} ssl http2;", f"listen 127.0.0.1:{port} ssl http2 default_server;"),
+        ):
+            text = replace_required(text, old, new, "the rendered nginx conf")
+        (base / "server.conf").write_text(edit(text) if edit else text)
+        server = Server(
+            name, nginx.command(), base, dict(os.environ), port, path, self.log(name), tls_ca=certs / "fullchain.pem"
         )
+        return self.add(server)
 
     def add(self, server: Server) -> Server:
         self.servers.append(server)

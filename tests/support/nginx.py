@@ -3,6 +3,7 @@ conf of the test's own; every path of it under one directory."""
 
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from .binaries import require
@@ -17,6 +18,8 @@ LISTEN_HTTP = "listen 80"
 LISTEN_HTTPS = "listen 443"
 CERT_DIR = "/etc/nginx/certs/"
 MEDIA_DIR = "/srv/media/"
+# nginx's copy of WhiteNoise's immutable answers (/static/).
+STATIC_CACHE_DIR = "/var/cache/nginx/static"
 # use_cloudflare: the owner's extra Cloudflare ranges, mounted by compose.
 CLOUDFLARE_EXTRA = "/etc/nginx/cloudflare-extra.conf"
 WHAT = "the rendered nginx conf"
@@ -115,6 +118,7 @@ class NginxServer(Nginx):
         cloudflare_extra: Path | None = None,
         namespace: NetworkNamespace | None = None,
         address: str | None = None,
+        static_cache: Path | None = None,
     ):
         text = rendered_conf.read_text()
         server = upstream if isinstance(upstream, str) else f"127.0.0.1:{upstream}"
@@ -132,8 +136,19 @@ class NginxServer(Nginx):
         else:
             self.http_port, self.https_port = 80, 443
         text = replace_required(text, CERT_DIR, f"{cert_dir}/", WHAT)
+        # nginx's unprivileged workers write there: by default outside base
+        # (pytest's temporary directories are root-only).
+        self.static_cache = static_cache or Path(tempfile.mkdtemp(prefix="obcms-nginx-static-"))
+        self.static_cache.mkdir(parents=True, exist_ok=True)
+        self.static_cache.chmod(0o755)
+        text = replace_required(text, STATIC_CACHE_DIR, str(self.static_cache), WHAT)
         if MEDIA_DIR in text:
             text = text.replace(MEDIA_DIR, f"{media_dir}/")
         if cloudflare_extra is not None:
             text = replace_required(text, CLOUDFLARE_EXTRA, str(cloudflare_extra), WHAT)
         super().__init__(base, text, namespace)
+
+    def stop(self, timeout: float | None = None) -> int:
+        code = super().stop(timeout)
+        shutil.rmtree(self.static_cache, ignore_errors=True)
+        return code

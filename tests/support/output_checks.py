@@ -158,7 +158,12 @@ def nginx_problems(project: Path, workdir: Path) -> list[str]:
     hosts = workdir / "hosts"
     hosts.write_text("127.0.0.1 localhost web tasks.web\n")
     nginx = require("nginx")
-    script = f"mount --bind {etc} /etc/nginx && mount --bind {hosts} /etc/hosts && {nginx} -t -c /etc/nginx/nginx.conf"
+    # The image has /var/cache/nginx, where the static cache goes.
+    cache = "mount -t tmpfs tmpfs /var/cache && mkdir /var/cache/nginx"
+    script = (
+        f"mount --bind {etc} /etc/nginx && mount --bind {hosts} /etc/hosts && {cache} && "
+        f"{nginx} -t -c /etc/nginx/nginx.conf"
+    )
     result = run([require("unshare"), "--mount", "--propagation", "private", "sh", "-c", script])
     return [] if result.returncode == 0 else [f"nginx -t: {result.stderr}"]
 
