@@ -1,6 +1,6 @@
 """Benchmark of the rendered project: prints ratios measured side by side.
 
-    bench/run [--rounds 5] [--seconds 6] [--only health,static,db,metrics,workers,memory,render]
+    bench/run [--rounds 5] [--seconds 6] [--only render,health,static,db,page,metrics,workers,memory]
 
 Renders the template into a private directory, starts real PostgreSQL,
 Redis, nginx and gunicorn on loopback (the test suite's helpers), and loads
