@@ -31,6 +31,13 @@ METRICS_TOKEN=
 FLOWER_PASSWORD=
 EMAIL_HOST_PASSWORD=
 """
+# The backup service's env file (compose): its own secret, and the owner's.
+BACKUP_EXAMPLE = """# Off-site backups
+RESTIC_REPOSITORY=
+RESTIC_PASSWORD=
+AWS_ACCESS_KEY_ID=
+"""
+EXAMPLES = [EXAMPLE, BACKUP_EXAMPLE]
 
 
 def env_values(text: str) -> dict[str, str]:
@@ -76,17 +83,26 @@ def test_each_generated_secret_is_long_and_fresh():
         assert first != second, name
 
 
-def test_write_env_fills_the_empty_secrets_and_keeps_every_other_line(tmp_path, capsys):
+def generated_in(text: str) -> list[str]:
+    return [name for name in post_copy.GENERATED if name in env_values(text)]
+
+
+def test_every_generated_secret_has_its_line_in_an_example():
+    assert sorted(name for text in EXAMPLES for name in generated_in(text)) == sorted(post_copy.GENERATED)
+
+
+@pytest.mark.parametrize(("text", "owners"), [(EXAMPLE, "EMAIL_HOST_PASSWORD"), (BACKUP_EXAMPLE, "AWS_ACCESS_KEY_ID")])
+def test_write_env_fills_the_empty_secrets_and_keeps_every_other_line(tmp_path, capsys, text, owners):
     example, target = tmp_path / ".env.example", tmp_path / ".env"
-    example.write_text(EXAMPLE)
+    example.write_text(text)
     post_copy.write_env(example, target)
 
     written = target.read_text()
     values = env_values(written)
-    for name in post_copy.GENERATED:
+    for name in generated_in(text):
         assert len(values[name]) >= 32, name
-    assert values["EMAIL_HOST_PASSWORD"] == "", "not generated: the owner's to fill in"
-    kept = [line for line in EXAMPLE.splitlines() if post_copy.variable_name(line) not in post_copy.GENERATED]
+    assert values[owners] == "", "not generated: the owner's to fill in"
+    kept = [line for line in text.splitlines() if post_copy.variable_name(line) not in post_copy.GENERATED]
     assert [line for line in written.splitlines() if post_copy.variable_name(line) not in post_copy.GENERATED] == kept
     assert written.endswith("\n") and not written.endswith("\n\n")
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
@@ -102,13 +118,14 @@ def test_write_env_keeps_a_value_the_example_sets(tmp_path):
     assert values["REDIS_PASSWORD"]
 
 
-def test_write_env_gives_each_project_its_own_secrets(tmp_path):
+@pytest.mark.parametrize("text", EXAMPLES)
+def test_write_env_gives_each_project_its_own_secrets(tmp_path, text):
     example = tmp_path / ".env.example"
-    example.write_text(EXAMPLE)
+    example.write_text(text)
     post_copy.write_env(example, tmp_path / "one.env")
     post_copy.write_env(example, tmp_path / "two.env")
     one, two = env_values((tmp_path / "one.env").read_text()), env_values((tmp_path / "two.env").read_text())
-    assert all(one[name] != two[name] for name in post_copy.GENERATED)
+    assert generated_in(text) and all(one[name] != two[name] for name in generated_in(text))
 
 
 def test_write_env_without_an_example_fails_and_writes_nothing(tmp_path):
