@@ -6,17 +6,17 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 
+from support.compose import compose_file
+from support.compose import services as compose_services
 from support.facts import computed_values, images, owner_markers
 from support.output_checks import rendered_files
 from support.render import read_answers, render
 
-# Another Python and PostgreSQL than the defaults, and PgBouncer's image.
-OTHER_ANSWERS = {"python_version": "3.12", "postgres_version": "18", "db_pooling": "pgbouncer"}
-# The official images the template builds on, wherever a file names one
-# (compose files, Dockerfiles, docs); not a host:port such as @redis:6379.
-IMAGE_MENTION = re.compile(r"(?<![\w@/.-])(?:python|postgres|redis|nginx|debian):[\w${}.-]+")
+# Another Python and PostgreSQL than the defaults, PgBouncer's image and the
+# monitoring images: with the defaults, these answers use every image of
+# copier.yml.
+OTHER_ANSWERS = {"python_version": "3.12", "postgres_version": "18", "db_pooling": "pgbouncer", "use_monitoring": True}
 ARG_DEFAULT = re.compile(r"^ARG (\w+)=(\S+)$", re.MULTILINE)
 DATABASE_URL = re.compile(r"postgres://[^\s\"']+")
 
@@ -45,11 +45,20 @@ def text_with_build_args(path: Path) -> str:
     return text
 
 
+def image_mention(project: Path) -> re.Pattern:
+    """An image of the repositories copier.yml's images come from, wherever a
+    file names one (compose files, Dockerfiles, docs); not a host:port such
+    as @redis:6379."""
+    repositories = sorted({image.split(":")[0] for image in source_images(project)})
+    alternatives = "|".join(map(re.escape, repositories))
+    return re.compile(r"(?<![\w@/.-])(?:" + alternatives + r"):[\w${}.-]+")
+
+
 def image_mentions(project: Path) -> dict[str, set[str]]:
-    """Every official image a rendered file names, by file."""
-    found = {}
+    """Every image of those repositories a rendered file names, by file."""
+    mention, found = image_mention(project), {}
     for path in rendered_files(project):
-        mentions = set(IMAGE_MENTION.findall(text_with_build_args(path)))
+        mentions = set(mention.findall(text_with_build_args(path)))
         if mentions:
             found[str(path.relative_to(project))] = mentions
     return found
@@ -59,7 +68,7 @@ def built_images(project: Path) -> list[str]:
     """The images of the compose services and the FROM lines of the Dockerfiles."""
     named = []
     for name in ("docker-compose.prod.yml", "docker-compose.yml"):
-        services = yaml.safe_load((project / name).read_text())["services"]
+        services = compose_services(project, name)
         named += [service["image"] for service in services.values() if "image" in service]
     for dockerfile in [project / "Dockerfile", *project.glob("deploy/*/Dockerfile")]:
         named += re.findall(r"^FROM (\S+)", text_with_build_args(dockerfile), re.MULTILINE)
@@ -83,7 +92,8 @@ def test_every_image_run_or_built_on_is_from_copier_yml_or_the_project(projects)
 def test_every_image_of_copier_yml_is_used(projects):
     used = set().union(*(mentions for project in projects for mentions in image_mentions(project).values()))
     for project in projects:
-        assert source_images(project) <= used
+        unused = source_images(project) - used
+        assert not unused, f"no render here names {unused}: add answers that use it to OTHER_ANSWERS"
 
 
 def test_the_development_database_is_the_one_of_copier_yml(default_project):
@@ -96,7 +106,7 @@ def test_the_development_database_is_the_one_of_copier_yml(default_project):
     development = (default_project / "src/obc_management/settings/development.py").read_text()
     assert f'DEV_DATABASE_URL = "{on_the_host}"' in development
     assert f"export DATABASE_URL={on_the_host} " in (default_project / "README.md").read_text()
-    stack = yaml.safe_load((default_project / "docker-compose.yml").read_text())
+    stack = compose_file(default_project, "docker-compose.yml")
     assert stack["x-dev-app"]["environment"]["DATABASE_URL"] == in_the_stack
     assert stack["services"]["db"]["environment"]["POSTGRES_DB"] == facts["database_name"]
 
@@ -105,10 +115,10 @@ def test_every_celery_process_starts_with_copier_yml_s_command(projects):
     for project in projects:
         command = computed_values(django_package=read_answers(project)["django_package"])["celery_command"]
         for name in ("docker-compose.prod.yml", "docker-compose.yml"):
-            services = yaml.safe_load((project / name).read_text())["services"]
+            services = compose_services(project, name)
             started = [service["command"] for service in services.values() if "celery" in service.get("command", [])]
             assert started and all(argv[: len(command)] == command for argv in started), name
-        worker = yaml.safe_load((project / "docker-compose.prod.yml").read_text())["services"]["celery"]
+        worker = compose_services(project)["celery"]
         assert worker["healthcheck"]["test"][1].startswith(" ".join(command) + " inspect ping")
 
 
@@ -123,3 +133,13 @@ def test_each_owner_marker_opens_its_part_of_a_shared_file(default_project):
     assert set(markers) == set(files)
     for name, marker in markers.items():
         assert (default_project / files[name]).read_text().splitlines().count(marker) == 1, (name, marker)
+
+
+def test_the_probes_are_the_ones_of_copier_yml(default_project):
+    """health.py serves the probe paths every target asks (the image's
+    HEALTHCHECK, the swarm stack, the Kubernetes probes)."""
+    facts = computed_values()
+    health = (default_project / "src/common/health.py").read_text()
+    assert f'PROBES = {{"{facts["health_path"]}": health, "{facts["ready_path"]}": ready,' in health
+    dockerfile = (default_project / "Dockerfile").read_text()
+    assert f'CMD ["python", "scripts/healthcheck.py", "{facts["health_path"]}"]' in dockerfile

@@ -17,7 +17,7 @@ import pytest
 from support import coolify
 from support.render import read_answers, render
 
-from .deployment import IMAGE_SIZES, TIMINGS, Deployment, timed
+from .deployment import FIGURES, IMAGE_SIZES, TIMINGS, Deployment, timed
 from .engine import DockerEngine, engine_fixture
 from .standins import ImageReport, standins_fixture
 
@@ -123,13 +123,15 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     _durations.append(report.duration)
 
 
+def report_lines() -> list[str]:
+    lines = [f"figure     {label}: {value}" for label, value in FIGURES]
+    lines += [f"{seconds:7.1f} s  {label}" for label, seconds in TIMINGS]
+    lines += [f"{size / 1e6:7.1f} MB {label}" for label, size in IMAGE_SIZES.items()]
+    return lines + [f"{sum(_durations):7.1f} s  total of tests/containers (setup, tests, teardown)"]
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
-    if not TIMINGS and not IMAGE_SIZES:
-        return
-    write = terminalreporter.write_line
-    terminalreporter.section("container tier: steps")
-    for label, seconds in TIMINGS:
-        write(f"{seconds:7.1f} s  {label}")
-    for label, size in IMAGE_SIZES.items():
-        write(f"{size / 1e6:7.1f} MB {label}")
-    write(f"{sum(_durations):7.1f} s  total of tests/containers (setup, tests, teardown)")
+    if TIMINGS or IMAGE_SIZES or FIGURES:
+        terminalreporter.section("container tier: steps")
+        for line in report_lines():
+            terminalreporter.write_line(line)

@@ -27,8 +27,9 @@ import json
 import random
 import re
 import shutil
+import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,10 +37,11 @@ from urllib.parse import urlencode
 
 import yaml
 
+from support.compose import compose_file
 from support.http import Response, request
 from support.nginx import make_certificate
 from support.processes import free_port
-from support.render import read_answers
+from support.render import read_answers, read_env_file
 
 from .engine import TEST_PROJECT_PREFIX, DockerEngine
 
@@ -54,6 +56,8 @@ UP_TIMEOUT = 240  # seconds for `up --wait`: db, migrate, web's first health che
 # (label, seconds) of every timed step of the session, reported at its end.
 TIMINGS: list[tuple[str, float]] = []
 IMAGE_SIZES: dict[str, int] = {}
+# Figures measured by the tests (label, value), reported at the end too.
+FIGURES: list[tuple[str, str]] = []
 
 
 @contextmanager
@@ -114,7 +118,7 @@ class Deployment:
         if self.has_nginx:
             self.ca = make_certificate(self.workdir / "certs", [self.domain, *self.answers["extra_domains"]])
         self.env_file = self.workdir / "test.env"
-        self.rendered = yaml.safe_load((self.project / self.compose_file).read_text())
+        self.rendered = compose_file(self.project, self.compose_file)
         networks = list(self.rendered.get("networks") or {"default": None})
         self.subnets = dict(zip(networks, free_subnets(len(networks)), strict=True))
         self.override_file = self.workdir / "compose.test.yml"
@@ -123,7 +127,8 @@ class Deployment:
     def write_files(self) -> None:
         """(Re)write the env file and the override; call again after changing
         extra_env or extra_override, before the next compose command."""
-        env = {"IMAGE_TAG": self.image_tag}
+        # Empty image_tag: the project's .env names the image, as on a server.
+        env = {"IMAGE_TAG": self.image_tag} if self.image_tag else {}
         if self.has_nginx:
             env |= {
                 "PUBLISH_ADDRESS": "127.0.0.1",
@@ -177,6 +182,32 @@ class Deployment:
             check=check,
         )
 
+    def script_env(self, **extra: str) -> dict[str, str]:
+        """The environment in which the project's own scripts run plain
+        `docker compose` as on a server whose .env sets COMPOSE_FILE: this
+        project's name, its compose file with the test override, its .env
+        with the test's env file."""
+        return {
+            **self.engine.env(),
+            "COMPOSE_PROJECT_NAME": self.project_name,
+            "COMPOSE_FILE": f"{self.project / self.compose_file}:{self.override_file}",
+            "COMPOSE_ENV_FILES": f"{self.project / '.env'},{self.env_file}",
+            **extra,
+        }
+
+    def run(self, *command: str, timeout: float = 900, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        """A command in the project's directory with script_env(), e.g.
+        run("scripts/deploy.sh") or run("docker", "compose", "ps")."""
+        return subprocess.run(
+            command,
+            cwd=self.project,
+            env=self.script_env(**extra_env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
     def build(self, *, fresh: bool) -> float:
         """Build the image as `docker compose build` does; fresh: no layer cache.
         Returns the seconds it took."""
@@ -206,6 +237,24 @@ class Deployment:
         self.downs += 1
         (self.workdir / f"compose-logs-{self.downs}.txt").write_text(self.logs())
         self.compose("down", "--remove-orphans", *(["--volumes"] if volumes else []), timeout=240)
+
+    def run_script(self, *args: str, env: dict[str, str] | None = None, timeout: float = 600):
+        """A rendered script (scripts/...) run from the project directory, as
+        an operator runs it: its plain `docker compose` reaches this
+        deployment through COMPOSE_FILE and COMPOSE_PROJECT_NAME, and the
+        test env file's variables come from the environment."""
+        files = [self.project / self.compose_file, self.override_file]
+        script_env = {
+            **self.engine.env(),
+            **read_env_file(self.env_file),
+            "COMPOSE_FILE": ":".join(map(str, files)),
+            "COMPOSE_PROJECT_NAME": self.project_name,
+            **(env or {}),
+        }
+        return subprocess.run(
+            ["bash", *args], cwd=self.project, env=script_env, capture_output=True, text=True, timeout=timeout,
+            check=False,
+        )  # fmt: skip
 
     def logs(self, *services: str) -> str:
         return self.compose("logs", "--no-color", *services, timeout=60, check=False).stdout
@@ -274,19 +323,20 @@ class Deployment:
         )
 
 
-def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.25):
-    """Poll predicate() until truthy; fail after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f} s")
-        time.sleep(interval)
-
-
 def private_copy(project: Path, target: Path) -> Path:
     """A copy of a render that one deployment may change (its .env included)."""
     shutil.copytree(project, target, symlinks=True)
     return target
+
+
+@contextmanager
+def brought_up(deployment: Deployment, label: str) -> Iterator[Deployment]:
+    """The deployment up (`up --wait`) while the block runs; down with its
+    volumes afterwards, whatever happened."""
+    try:
+        with timed(f"{label}: compose up --wait"):
+            deployment.up()
+        yield deployment
+    finally:
+        with timed(f"{label}: compose down --volumes"):
+            deployment.down(volumes=True)
