@@ -18,7 +18,7 @@ import pytest
 from support.acme import AcmeServer, served_certificate, verified
 from support.certbot import CertbotService, CertificateWatcher
 from support.nginx import NginxServer
-from support.processes import free_port, tail
+from support.processes import free_port, tail, wait_until
 
 DOMAIN = "obcms.gov.ph"
 NAMES = [DOMAIN, f"www.{DOMAIN}"]
@@ -27,13 +27,11 @@ CHECK_SECONDS = 1
 
 
 def wait_for(predicate, timeout: float, what: str, logs: list[Path]):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.25)
-    raise AssertionError(f"{what}: not within {timeout} s\n" + "\n---\n".join(f"{log}:\n{tail(log)}" for log in logs))
+    """wait_until, with the tail of every part's log in the error."""
+    try:
+        return wait_until(predicate, timeout, what, interval=0.25)
+    except TimeoutError as error:
+        raise TimeoutError(f"{error}\n" + "\n---\n".join(f"{log}:\n{tail(log)}" for log in logs)) from None
 
 
 @pytest.fixture

@@ -6,9 +6,10 @@ import re
 import subprocess
 
 import pytest
-import yaml
 
-from support import coolify, dockerfile, output_checks
+from support import coolify, dockerfile
+from support.compose import compose_config as run_compose_config
+from support.compose import compose_file
 from support.facts import computed_values
 from support.gunicorn import GunicornServer
 from support.http import request
@@ -26,7 +27,7 @@ def compose_config(coolify_project, tmp_path_factory):
     values beside a copy of the file stripped of its own keys."""
     workdir = tmp_path_factory.mktemp("coolify-deploy")
     injected = coolify.prepare_deployment(coolify_project, workdir)
-    result = output_checks.compose_config(workdir, "docker-compose.prod.yml", "--format", "json")
+    result = run_compose_config(workdir, "docker-compose.prod.yml", "--format", "json")
     assert result.returncode == 0, result.stderr
     assert "variable is not set" not in result.stderr, result.stderr
     return json.loads(result.stdout), injected
@@ -46,7 +47,7 @@ def test_coolify_compose_publishes_no_ports_and_keeps_its_data(coolify_project, 
     assert all("ports" not in service for service in config["services"].values())
     assert "nginx" not in config["services"]
     assert {"postgres_data", "redis_data", "media"} <= set(config["volumes"])
-    raw = yaml.safe_load((coolify_project / "docker-compose.prod.yml").read_text())
+    raw = compose_file(coolify_project)
     assert raw["services"]["migrate"]["exclude_from_hc"] is True
     assert raw["services"]["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert not (coolify_project / "deploy" / "nginx").exists()
@@ -95,7 +96,7 @@ def test_the_body_limit_is_a_traefik_middleware_that_coolify_attaches(coolify_pr
 
 def test_another_limit_reaches_the_label(tmp_path):
     project = render(tmp_path / "project", {"deploy_target": "coolify", "max_request_body_mb": 7})
-    web = yaml.safe_load((project / "docker-compose.prod.yml").read_text())["services"]["web"]
+    web = compose_file(project)["services"]["web"]
     assert web["labels"] == [f"traefik.http.middlewares.obcms-body-limit.buffering.maxRequestBodyBytes={7 * 1048576}"]
     runbook = (project / "docs/deployment.md").read_text()
     # 7 MB at 1 Mbit/s is 56 s: the read timeout the runbook asks for never

@@ -13,11 +13,10 @@ import subprocess
 import pytest
 import yaml
 
-from support.binaries import require
-from support.facts import computed_values
-from support.output_checks import plain_compose
-from support.releases import GIT_IDENTITY, clone_with_releases, git, releases
-from support.render import TEMPLATE_ROOT, profile_answers, read_env_file, render
+from support.compose import compose_file, plain_compose
+from support.facts import computed_values, copier_config
+from support.releases import clone_with_releases, git, releases, run_update
+from support.render import profile_answers, read_env_file, render
 
 COMPOSE_FILE = computed_values()["compose_file"]
 
@@ -53,10 +52,9 @@ def test_plain_compose_reads_the_owners_file(project_copy):
 
 def test_the_owner_files_examples_are_valid_as_written(project_copy):
     owner = project_copy / "docker-compose.owner.yml"
-    assert (
-        config(project_copy)["services"].keys()
-        == yaml.safe_load((project_copy / "docker-compose.prod.yml").read_text())["services"].keys()
-    ), "the rendered owner file only has comments"
+    assert config(project_copy)["services"].keys() == compose_file(project_copy)["services"].keys(), (
+        "the rendered owner file only has comments"
+    )
     owner.write_text(uncommented_examples(owner.read_text()))
     services = config(project_copy)["services"]
     assert services["antivirus"]["deploy"]["resources"]["limits"]["memory"] == str(1500 * 1024 * 1024)
@@ -182,7 +180,7 @@ def test_coolify_has_no_owner_file_and_no_compose_file_setting(tmp_path):
 def next_release_clone(tmp_path_factory):
     """A clone of the template whose HEAD (the working tree) is tagged as the
     release that brings COMPOSE_FILE (its _migrations entry)."""
-    migrations = yaml.safe_load((TEMPLATE_ROOT / "copier.yml").read_text())["_migrations"]
+    migrations = copier_config()["_migrations"]
     version = next(m["version"] for m in migrations if "compose_file.py" in " ".join(m["command"]))
     clone = clone_with_releases(tmp_path_factory.mktemp("next-release") / "template")
     git(clone, "tag", version)
@@ -199,16 +197,7 @@ def test_an_update_adds_compose_file_to_an_existing_env(next_release_clone, tmp_
     assert "COMPOSE_FILE" not in env_before
     assert not (project / "docker-compose.owner.yml").exists()
 
-    copier = require("copier")
-    result = subprocess.run(
-        [str(project / "scripts/update-template.sh"), "--vcs-ref", version],
-        cwd=project,
-        env={**os.environ, **GIT_IDENTITY, "PATH": f"{os.path.dirname(copier)}:{os.environ['PATH']}"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_update(project, "--vcs-ref", version)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"added COMPOSE_FILE={COMPOSE_FILE} to .env" in result.stdout + result.stderr
     env_after = (project / ".env").read_text()

@@ -2,7 +2,7 @@
 
     compose_file.py COMPOSE_FILE_VALUE
 
-From v0.4.0 the scripts and the runbook run plain `docker compose`, which
+From v0.5.0 the scripts and the runbook run plain `docker compose`, which
 reads COMPOSE_FILE from .env: docker-compose.prod.yml, then the owner's
 docker-compose.owner.yml (the update renders that file when it is missing).
 .env is the owner's and no release renders it, so this appends the line to

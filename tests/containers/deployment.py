@@ -34,7 +34,7 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,8 +43,9 @@ from urllib.parse import urlencode
 import yaml
 
 from support.acme import AcmeServer, verified
+from support.compose import compose_file
 from support.http import Response, request
-from support.processes import free_port
+from support.processes import free_port, wait_until
 from support.render import read_answers, read_env_file
 
 from .engine import TEST_PROJECT_PREFIX, DockerEngine
@@ -121,7 +122,7 @@ class Deployment:
         self.acme: AcmeServer | None = None
         self.downs = 0
         self.env_file = self.workdir / "test.env"
-        self.rendered = yaml.safe_load((self.project / self.compose_file).read_text())
+        self.rendered = compose_file(self.project, self.compose_file)
         networks = list(self.rendered.get("networks") or {"default": None})
         self.subnets = dict(zip(networks, free_subnets(len(networks)), strict=True))
         self.override_file = self.workdir / "compose.test.yml"
@@ -265,7 +266,7 @@ class Deployment:
         """Until nginx serves a certificate that chains to Pebble's root (it
         starts on certbot's self-signed stand-in)."""
         root = self.acme.root_certificate()
-        wait_for(lambda: verified(self.https_port, root, self.domain), timeout, "nginx serving the CA's certificate")
+        wait_until(lambda: verified(self.https_port, root, self.domain), timeout, "nginx serving the CA's certificate")
         self.ca = self.workdir / "acme-root.pem"
         self.ca.write_text(root)
 
@@ -363,19 +364,20 @@ class Deployment:
         )
 
 
-def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.25):
-    """Poll predicate() until truthy; fail after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f} s")
-        time.sleep(interval)
-
-
 def private_copy(project: Path, target: Path) -> Path:
     """A copy of a render that one deployment may change (its .env included)."""
     shutil.copytree(project, target, symlinks=True)
     return target
+
+
+@contextmanager
+def brought_up(deployment: Deployment, label: str) -> Iterator[Deployment]:
+    """The deployment up (`up --wait`) while the block runs; down with its
+    volumes afterwards, whatever happened."""
+    try:
+        with timed(f"{label}: compose up --wait"):
+            deployment.up()
+        yield deployment
+    finally:
+        with timed(f"{label}: compose down --volumes"):
+            deployment.down(volumes=True)

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import yaml
 
+from support.compose import compose_file
 from support.render import read_env_file, render
 from support.s3 import S3Server
 
@@ -159,7 +159,7 @@ def test_postgres_17_refuses_the_15_data_until_the_upgrade_script_moves_it(stack
     )
     engine.docker("tag", stack.default.image, "obcms:test-pg17")
     deployment.image_tag = "test-pg17"
-    deployment.rendered = yaml.safe_load((deployment.project / deployment.compose_file).read_text())
+    deployment.rendered = compose_file(deployment.project, deployment.compose_file)
     deployment.write_files()
     deployment.compose("build", "backup", timeout=600)
 

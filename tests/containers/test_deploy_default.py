@@ -19,6 +19,7 @@ import pytest
 from support.acme import served_certificate, verified
 from support.facts import computed_values
 from support.http import request
+from support.processes import wait_until
 from support.render import read_answers, read_env_file
 
 from .checks import (
@@ -29,7 +30,7 @@ from .checks import (
     save_upload,
 )
 from .conftest import AppImages
-from .deployment import TEST_SOFT_SHUTDOWN_SECONDS, Deployment, private_copy, timed, wait_for
+from .deployment import TEST_SOFT_SHUTDOWN_SECONDS, Deployment, brought_up, private_copy, timed
 from .standins import IMAGES
 
 # Session fixtures build images on the first test that needs them (and on a new
@@ -94,13 +95,8 @@ def deployment(app_images: AppImages, tmp_path_factory: pytest.TempPathFactory) 
         image.tag,
         extra_override={"services": {"celery": mounts}},
     )
-    try:
-        with timed("default: compose up --wait (first start, empty volumes)"):
-            deployment.up()
+    with brought_up(deployment, "default (first start, empty volumes)"):
         yield deployment
-    finally:
-        with timed("default: compose down --volumes"):
-            deployment.down(volumes=True)
 
 
 def test_every_service_comes_up_and_the_site_answers(deployment: Deployment) -> None:
@@ -108,11 +104,6 @@ def test_every_service_comes_up_and_the_site_answers(deployment: Deployment) -> 
     with timed("default: probes, static file, admin login page through nginx"):
         check_front_door(deployment)
     token = read_env_file(deployment.project / ".env")["HEALTH_CHECK_TOKEN"]
-    wait_for(
-        lambda: deployment.get("/health/monitor/", headers={"X-Health-Token": token}).status == 200,
-        60,
-        "the Celery heartbeat sent by beat",
-    )
     check_monitor_sees_the_celery_heartbeat(deployment, token)
 
 
@@ -147,7 +138,7 @@ def test_the_certificate_comes_from_the_ca_and_a_renewal_is_served_without_a_man
     nginx_started = containers["nginx"]["State"]["StartedAt"]
     with timed("default: certbot renew, nginx serving the renewed certificate"):
         deployment.exec("certbot", "certbot", "renew", "--force-renewal", "--no-random-sleep-on-renew")
-        renewed = wait_for(
+        renewed = wait_until(
             lambda: (
                 (seen := served_certificate(deployment.https_port, deployment.domain))["serial"] != issued["serial"]
                 and seen
@@ -219,7 +210,7 @@ def test_readiness_follows_a_database_restart_without_restarting_web(deployment:
 
     with timed("default: db stopped -> /ready/ 503"):
         deployment.compose("stop", "db", timeout=90)
-        response = wait_for(
+        response = wait_until(
             lambda: (r := deployment.get("/ready/")).status == 503 and r, 15, "/ready/ 503 after the db stopped"
         )
     assert json.loads(response.body)["checks"] == {"database": False, "cache": True}
@@ -227,7 +218,7 @@ def test_readiness_follows_a_database_restart_without_restarting_web(deployment:
 
     with timed("default: db started -> /ready/ 200"):
         deployment.compose("start", "db", timeout=90)
-        wait_for(lambda: deployment.get("/ready/").status == 200, 60, "/ready/ 200 after the db came back")
+        wait_until(lambda: deployment.get("/ready/").status == 200, 60, "/ready/ 200 after the db came back")
 
     after = deployment.containers()["web"]["State"]
     assert (after["StartedAt"], after["Pid"], after["Status"]) == (before["StartedAt"], before["Pid"], "running")
@@ -254,7 +245,7 @@ def test_stopping_celery_loses_no_task(deployment: Deployment) -> None:
         )
     )
     counts = counter(deployment)
-    wait_for(lambda: counts(short, "started") == counts(long, "started") == 1, 30, "both tasks started")
+    wait_until(lambda: counts(short, "started") == counts(long, "started") == 1, 30, "both tasks started")
 
     stopped = time.monotonic()
     with timed(f"default: compose stop celery (soft shutdown {TEST_SOFT_SHUTDOWN_SECONDS} s)"):
@@ -315,7 +306,7 @@ def test_nginx_follows_web_to_a_new_address(deployment: Deployment) -> None:
                 "up", "--detach", "--no-build", "--no-deps", "--wait", "--wait-timeout", "180", "web", timeout=240
             )
             assert web_address() != old
-            wait_for(lambda: deployment.get("/health/").status == 200, 30, "nginx reaching web at its new address")
+            wait_until(lambda: deployment.get("/health/").status == 200, 30, "nginx reaching web at its new address")
         finally:
             engine.docker("rm", "--force", placeholder, check=False)
     assert deployment.get("/admin/login/").status == 200

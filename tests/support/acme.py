@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 from .binaries import require
-from .processes import free_port, port_open, start, stop, wait_until
+from .processes import Process, free_port, port_open
 
 
 def make_server_certificate(directory: Path, address: str) -> Path:
@@ -49,7 +49,7 @@ class AcmeServer:
         self.port = free_port(address)
         self.management_port = free_port(address)
         self.dns_port = free_port(address)
-        self.processes: list[subprocess.Popen] = []
+        self.processes: list[Process] = []
 
     @property
     def directory_url(self) -> str:
@@ -58,7 +58,9 @@ class AcmeServer:
     def start(self) -> "AcmeServer":
         self.base.mkdir(parents=True, exist_ok=True)
         self.tls_ca = make_server_certificate(self.base / "tls", self.address)
-        dns = start(
+        dns = Process()
+        self.processes.append(dns)
+        dns.launch(
             [
                 require("pebble-challtestsrv"),
                 *("-defaultIPv4", self.resolve_to, "-defaultIPv6", ""),
@@ -67,14 +69,9 @@ class AcmeServer:
                 *("-management", f"{self.address}:{free_port(self.address)}"),
             ],
             self.base / "challtestsrv.log",
-        )
-        self.processes.append(dns)
-        wait_until(
             lambda: port_open(self.address, self.dns_port),  # it answers on TCP as well as UDP
             20,
             "pebble-challtestsrv",
-            process=dns,
-            log=self.base / "challtestsrv.log",
         )
         config = {
             "pebble": {
@@ -89,22 +86,19 @@ class AcmeServer:
             }
         }
         (self.base / "pebble.json").write_text(json.dumps(config))
-        pebble = start(
+        pebble = Process()
+        self.processes.append(pebble)
+        pebble.launch(
             [
                 require("pebble"),
                 *("-config", str(self.base / "pebble.json"), "-dnsserver", f"{self.address}:{self.dns_port}"),
             ],
             self.base / "pebble.log",
-            # No random waits before validating, no nonces refused on purpose.
-            env={"PATH": "/usr/bin:/bin", "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"},
-        )
-        self.processes.append(pebble)
-        wait_until(
             lambda: port_open(self.address, self.port) and port_open(self.address, self.management_port),
             20,
             "pebble",
-            process=pebble,
-            log=self.base / "pebble.log",
+            # No random waits before validating, no nonces refused on purpose.
+            env={"PATH": "/usr/bin:/bin", "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"},
         )
         return self
 
@@ -117,7 +111,7 @@ class AcmeServer:
 
     def stop(self) -> None:
         for process in reversed(self.processes):
-            stop(process)
+            process.stop()
         self.processes = []
 
 

@@ -10,12 +10,12 @@ test's directory, certbot's work and log directories are set in the test's
 cli.ini, and `nginx` (for -t and -s reload) is the test's server."""
 
 import shutil
-import subprocess
 from pathlib import Path
 
 from .binaries import require
-from .nginx import NginxServer, replace_required
-from .processes import start, stop
+from .nginx import NginxServer
+from .processes import Process
+from .text import replace_required
 
 CONTAINER_CONFIG_DIR = "/etc/letsencrypt"
 
@@ -27,7 +27,7 @@ def private_letsencrypt(config_dir: Path, command: str) -> list[str]:
     return [require("unshare"), "--mount", "--propagation", "private", "sh", "-c", script]
 
 
-class CertbotService:
+class CertbotService(Process):
     """config_dir stands for the certificates volume, webroot for the
     challenges volume (readable by nginx's unprivileged workers)."""
 
@@ -39,21 +39,29 @@ class CertbotService:
         scripts = base / "scripts"
         scripts.mkdir(parents=True)
         text = (project / "deploy/certbot/certbot.sh").read_text()
-        text = replace_required(text, "nginx_url=http://nginx\n", f"nginx_url=http://127.0.0.1:{nginx_port}\n")
-        text = replace_required(text, "webroot=/var/www/certbot\n", f"webroot={webroot}\n")
+        what = "the rendered certbot.sh"
+        text = replace_required(text, "nginx_url=http://nginx\n", f"nginx_url=http://127.0.0.1:{nginx_port}\n", what)
+        text = replace_required(text, "webroot=/var/www/certbot\n", f"webroot={webroot}\n", what)
         (scripts / "certbot.sh").write_text(text)
         shutil.copy(project / "deploy/certbot/stand_in_certificate.py", scripts)
         self.script = scripts / "certbot.sh"
         # Debian's python3 has the cryptography package, as certbot's image has.
         self.env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(base), **env}
         self.log = base / "certbot.log"
-        self.process: subprocess.Popen | None = None
 
     def live(self, domain: str) -> Path:
         return self.config_dir / "live" / domain
 
     def start(self) -> "CertbotService":
-        self.process = start(private_letsencrypt(self.config_dir, f"sh {self.script}"), self.log, env=self.env)
+        # Ready at once: what it does next (the stand-in, the certificate) the test waits for.
+        self.launch(
+            private_letsencrypt(self.config_dir, f"sh {self.script}"),
+            self.log,
+            lambda: True,
+            1,
+            "certbot",
+            env=self.env,
+        )
         return self
 
     def force_renewals(self) -> None:
@@ -61,13 +69,8 @@ class CertbotService:
         with (self.config_dir / "cli.ini").open("a") as ini:
             ini.write("force-renewal = true\n")
 
-    def stop(self) -> None:
-        if self.process:
-            stop(self.process)
-            self.process = None
 
-
-class CertificateWatcher:
+class CertificateWatcher(Process):
     """The nginx image runs the rendered script at start; it leaves a loop
     behind that reloads nginx when the certificate changes."""
 
@@ -84,14 +87,16 @@ class CertificateWatcher:
             "CERTIFICATE_CHECK_SECONDS": str(interval),
         }
         self.log = base / "watcher.log"
-        self.process: subprocess.Popen | None = None
 
     def start(self) -> "CertificateWatcher":
-        self.process = start(private_letsencrypt(self.config_dir, f"sh {self.script}"), self.log, env=self.env)
+        # The loop outlives the script that started it, in the same process
+        # group: stop() ends the whole group.
+        self.launch(
+            private_letsencrypt(self.config_dir, f"sh {self.script}"),
+            self.log,
+            lambda: True,
+            1,
+            "nginx's reload loop",
+            env=self.env,
+        )
         return self
-
-    def stop(self) -> None:
-        # The loop outlives the script that started it, in the same process group.
-        if self.process:
-            stop(self.process)
-            self.process = None
