@@ -7,12 +7,15 @@ anything. The PostgreSQL server is the test's own."""
 import json
 import shutil
 import signal
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from support.gunicorn import GunicornServer
 from support.http import request
+from support.load import run_load
 from support.postgres import PostgresServer
 from support.project import manage
 from support.render import project_env
@@ -112,3 +115,80 @@ def test_ready_gives_up_on_a_hung_postgresql(app, own_postgres):
     assert status == 503 and json.loads(body)["checks"]["database"] is False
     assert seconds < 3
     assert health[0] == 200
+
+
+# gunicorn's rendered defaults: each thread may keep a database connection.
+WORKERS, THREADS = 2, 8
+# Room for those connections and one probe connection per worker, not for a
+# probe connection per thread. PostgreSQL keeps 3 more for superusers (the
+# test's own sampling).
+FLOOD_MAX_CONNECTIONS = WORKERS * THREADS + WORKERS + 3
+
+
+def test_a_flood_of_probes_cannot_exhaust_postgresql(default_project, venv, redis, tmp_path):
+    """500 clients ask /ready/ at once (twice each) while pages that query
+    the database are served: every probe gets an answer, every page works,
+    PostgreSQL never runs out of connections."""
+    server = PostgresServer(max_connections=FLOOD_MAX_CONNECTIONS).start()
+    project = tmp_path / "project"
+    shutil.copytree(default_project, project)
+    add_test_urls(project)
+    env = project_env(project, venv, DATABASE_URL=server.create_database("flood"), REDIS_URL=redis.url)
+    manage(project, venv, env, "migrate_safely").checked()
+    env["GUNICORN_THREADS"] = str(THREADS)
+    app = GunicornServer(project, venv, env, tmp_path / "gunicorn.log", workers=WORKERS).start()
+    headers = {"X-Forwarded-Proto": "https"}
+    peak = {"connections": 0}
+    flooding = threading.Event()
+
+    def sample_connections():
+        while flooding.is_set():
+            try:
+                count = int(server.psql("SELECT count(*) FROM pg_stat_activity WHERE datname = 'flood'"))
+            except RuntimeError:  # even the superuser's reserve is gone; the log says so
+                continue
+            peak["connections"] = max(peak["connections"], count)
+            time.sleep(0.02)
+
+    try:
+        # Every thread of every worker holds its persistent connection first.
+        warm = run_load(
+            app.port,
+            "/test/database/",
+            clients=4 * WORKERS * THREADS,
+            requests_per_client=2,
+            host_header="obcms.gov.ph",
+            headers=headers,
+        )
+        assert warm.errors == 0, warm.summary()
+        flooding.set()
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            sampler = pool.submit(sample_connections)
+            probes = pool.submit(run_load, app.port, "/ready/", clients=500, requests_per_client=2, deadline_seconds=90)
+            time.sleep(0.5)
+            pages = pool.submit(
+                run_load,
+                app.port,
+                "/test/database/",
+                clients=WORKERS * THREADS,
+                requests_per_client=10,
+                host_header="obcms.gov.ph",
+                headers=headers,
+                deadline_seconds=90,
+            )
+            probes, pages = probes.result(), pages.result()
+            flooding.clear()
+            sampler.result()
+    finally:
+        flooding.clear()
+        app.stop()
+        refused = server.log.read_text().count("too many clients")
+        server.remove()
+    print(
+        f"\n/ready/ flood: {probes.summary()}\npages meanwhile: {pages.summary()}\n"
+        f"peak connections to the database: {peak['connections']} (max_connections {FLOOD_MAX_CONNECTIONS})"
+    )
+    assert refused == 0, "PostgreSQL refused connections: too many clients"
+    assert probes.errors == 0, probes.summary() + str(probes.failures[:3])
+    assert pages.errors == 0, pages.summary() + str(pages.failures[:3])
+    assert peak["connections"] <= WORKERS * THREADS + WORKERS

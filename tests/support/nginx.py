@@ -1,7 +1,10 @@
 """The rendered nginx conf, run for real on loopback in front of a gunicorn."""
 
+import os
+import pwd
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from .binaries import require
@@ -19,8 +22,9 @@ MEDIA_DIR = "/srv/media/"
 CLOUDFLARE_EXTRA = "/etc/nginx/cloudflare-extra.conf"
 
 
-def wrapper_conf(prefix: Path, server_conf: Path) -> str:
-    """A minimal nginx.conf around a server conf, with every path in prefix."""
+def wrapper_conf(prefix: Path, server_conf: Path, body_dir: Path | None = None) -> str:
+    """A minimal nginx.conf around a server conf, with every path in prefix
+    (request bodies in body_dir when given)."""
     mime = Path("/etc/nginx/mime.types")
     return f"""
 worker_processes 1;
@@ -30,7 +34,7 @@ events {{ worker_connections 1024; }}
 http {{
     include {mime};
     access_log {prefix}/access.log;
-    client_body_temp_path {prefix}/client_body;
+    client_body_temp_path {body_dir or prefix / "client_body"};
     proxy_temp_path {prefix}/proxy;
     fastcgi_temp_path {prefix}/fastcgi;
     uwsgi_temp_path {prefix}/uwsgi;
@@ -107,8 +111,14 @@ class NginxServer:
         if cloudflare_extra is not None:
             text = replace_required(text, CLOUDFLARE_EXTRA, str(cloudflare_extra))
         base.mkdir(parents=True, exist_ok=True)
+        # Request bodies that nginx buffers: its unprivileged workers write
+        # them, and may not enter pytest's root-only directories.
+        self.body_dir = Path(tempfile.mkdtemp(prefix="obcms-test-nginx-body-"))
+        if os.geteuid() == 0:
+            worker = pwd.getpwnam("nobody")
+            os.chown(self.body_dir, worker.pw_uid, worker.pw_gid)
         (base / "server.conf").write_text(text)
-        (base / "nginx.conf").write_text(wrapper_conf(base, base / "server.conf"))
+        (base / "nginx.conf").write_text(wrapper_conf(base, base / "server.conf", self.body_dir))
         self.log = base / "nginx.stdout"
         self.process = None
 
@@ -131,4 +141,4 @@ class NginxServer:
         if self.process:
             stop(self.process)
             self.process = None
-        shutil.rmtree(self.base / "client_body", ignore_errors=True)
+        shutil.rmtree(self.body_dir, ignore_errors=True)

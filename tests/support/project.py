@@ -42,13 +42,13 @@ def shell(project: Path, venv: Path, env: dict, code: str, timeout: float = 120)
     return manage(project, venv, env, "shell", "--verbosity", "0", "-c", code, timeout=timeout)
 
 
-def signed_in_session(project: Path, venv: Path, env: dict, username: str) -> str:
-    """A user and a session of theirs in the database; the session cookie."""
+def signed_in_session(project: Path, venv: Path, env: dict, username: str, is_staff: bool = False) -> str:
+    """A user (staff or not) and a session of theirs in the database; the session cookie."""
     code = f"""
 import json
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.sessions.backends.db import SessionStore
-user, _ = get_user_model().objects.get_or_create(username={username!r})
+user, _ = get_user_model().objects.get_or_create(username={username!r}, defaults={{"is_staff": {is_staff!r}}})
 session = SessionStore()
 session[SESSION_KEY] = str(user.pk)
 session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
