@@ -1,5 +1,6 @@
 """The template repository's own code is as clean as what it renders."""
 
+import json
 import subprocess
 
 import yaml
@@ -34,8 +35,18 @@ def test_workflows_pass_actionlint():
     assert result.returncode == 0, result.stdout
 
 
-def test_ci_workflow_renders_every_answer_file():
+def test_ci_workflow_renders_every_answer_file(tmp_path):
+    """The profile jobs' matrix is what the list job's step writes: run that step."""
     workflow = yaml.safe_load((TEMPLATE_ROOT / ".github" / "workflows" / "profiles.yml").read_text())
-    listed = workflow["jobs"]["profile"]["strategy"]["matrix"]["profile"]
+    matrix = workflow["jobs"]["profile"]["strategy"]["matrix"]
+    assert matrix["profile"] == "${{ fromJSON(needs.list.outputs.profiles) }}"
+    step = next(step for step in workflow["jobs"]["list"]["steps"] if step.get("id") == "answers")
+    output = tmp_path / "github_output"
+    env = {"GITHUB_OUTPUT": str(output), "PATH": "/usr/bin:/bin"}
+    ran = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=TEMPLATE_ROOT, env=env, check=False)
+    assert ran.returncode == 0
+    name, _, value = output.read_text().strip().partition("=")
+    assert name == "profiles"
+    listed = json.loads(value)
     files = sorted(path.stem for path in (TEMPLATE_ROOT / "tests" / "answers").glob("*.yml"))
     assert sorted(listed) == files

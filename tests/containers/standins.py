@@ -1,14 +1,15 @@
 """Local stand-ins for the official base images the rendered files name.
 
-No registry can be reached here, so ``python:3.13-slim-trixie``,
-``debian:trixie-slim``, ``postgres:17-trixie``, ``redis:7.4-bookworm`` and
-``nginx:1.28-bookworm`` are made on this machine from Debian packages:
-debootstrap makes a root file system per image (cached as a tarball, see
-rootfs.py), ``docker import`` loads it and ``docker build`` applies the
-recipe in recipes/<name>/ (users, entrypoint, ENV, CMD like the official
-image). THEY ARE NOT THE OFFICIAL IMAGES: versions come from Debian (redis
-7.0 for 7.4, nginx 1.22 for 1.28) and the differences are listed in each
-recipe's Dockerfile and in StandIn.note.
+No registry can be reached here, so the images of copier.yml (its
+``*_image`` values for the default answers: Python, Debian, PostgreSQL,
+Redis, nginx) are made on this machine from Debian packages of the release
+their tag names: debootstrap makes a root file system per image (cached as
+a tarball, see rootfs.py), ``docker import`` loads it and ``docker build``
+applies the recipe in recipes/<name>/ (users, entrypoint, ENV, CMD like the
+official image). THEY ARE NOT THE OFFICIAL IMAGES: versions come from Debian
+(an older redis and nginx than the tags say; trixie has one Python and one
+PostgreSQL, which must be the default answers) and the differences are
+listed in each recipe's Dockerfile and in StandIn.note.
 
 Each image carries a label with a key made of its package list, suite and
 recipe files; when the image already has that key nothing is built, so a
@@ -39,6 +40,8 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+from support.facts import copier_config, images
 
 from .engine import DockerEngine, EngineError
 from .rootfs import RootfsSpec, prune_tarballs, rootfs_tarball
@@ -77,41 +80,58 @@ class StandIn:
         return h.hexdigest()[:16]
 
 
+DEBIAN_RELEASES = ("bookworm", "trixie")
+
+
+def debian_release(image: str) -> str:
+    """The Debian release an official image's tag names (redis:7.4-bookworm: bookworm)."""
+    words = image.split(":", 1)[1].split("-")
+    for release in DEBIAN_RELEASES:
+        if release in words:
+            return release
+    raise ValueError(f"{image}: its tag names none of the Debian releases a stand-in is made from {DEBIAN_RELEASES}")
+
+
+# The names a render with the default answers uses (copier.yml).
+IMAGES = images()
+POSTGRES_PACKAGE = f"postgresql-{copier_config()['postgres_version']['default']}"
+
 STANDINS: tuple[StandIn, ...] = (
     StandIn(
-        "debian:trixie-slim",
+        IMAGES["debian_image"],
         "debian",
-        RootfsSpec("trixie"),
-        "debootstrap minbase of trixie, slimmed like the official image",
+        RootfsSpec(debian_release(IMAGES["debian_image"])),
+        f"debootstrap minbase of {debian_release(IMAGES['debian_image'])}, slimmed like the official image",
     ),
     StandIn(
-        "python:3.13-slim-trixie",
+        IMAGES["python_image"],
         "python",
         RootfsSpec(
-            "trixie", ("python3", "python3-venv", "python3-pip", "python3-dev", "ca-certificates", "netbase", "tzdata")
+            debian_release(IMAGES["python_image"]),
+            ("python3", "python3-venv", "python3-pip", "python3-dev", "ca-certificates", "netbase", "tzdata"),
         ),
-        "Debian's python3 3.13 (/usr/bin, symlinked from /usr/local/bin); "
+        "Debian's python3 (/usr/bin, symlinked from /usr/local/bin); "
         "pip refuses system-wide installs (PEP 668): use a venv; "
         "TEST SANDBOX ONLY: trusts the CAs of the host's bundle that Debian lacks (the HTTPS proxy to PyPI)",
         trust_host_cas=True,
     ),
     StandIn(
-        "postgres:17-trixie",
+        IMAGES["postgres_image"],
         "postgres",
-        RootfsSpec("trixie", ("postgresql-17", "gosu")),
-        "Debian's postgresql-17 with an entrypoint like the official one; LANG=C.UTF-8",
+        RootfsSpec(debian_release(IMAGES["postgres_image"]), (POSTGRES_PACKAGE, "gosu")),
+        f"Debian's {POSTGRES_PACKAGE} with an entrypoint like the official one; LANG=C.UTF-8",
     ),
     StandIn(
-        "redis:7.4-bookworm",
+        IMAGES["redis_image"],
         "redis",
-        RootfsSpec("bookworm", ("redis-server", "gosu")),
-        "Debian bookworm's redis-server 7.0 stands in for 7.4",
+        RootfsSpec(debian_release(IMAGES["redis_image"]), ("redis-server", "gosu")),
+        f"Debian {debian_release(IMAGES['redis_image'])}'s redis-server stands in for {IMAGES['redis_image']}",
     ),
     StandIn(
-        "nginx:1.28-bookworm",
+        IMAGES["nginx_image"],
         "nginx",
-        RootfsSpec("bookworm", ("nginx", "gettext-base", "curl", "ca-certificates")),
-        "Debian bookworm's nginx 1.22 stands in for 1.28",
+        RootfsSpec(debian_release(IMAGES["nginx_image"]), ("nginx", "gettext-base", "curl", "ca-certificates")),
+        f"Debian {debian_release(IMAGES['nginx_image'])}'s nginx stands in for {IMAGES['nginx_image']}",
     ),
 )
 

@@ -27,6 +27,7 @@ from .checks import (
 )
 from .conftest import AppImages
 from .deployment import TEST_SOFT_SHUTDOWN_SECONDS, Deployment, private_copy, timed, wait_for
+from .standins import IMAGES
 
 # Session fixtures build images on the first test that needs them (and on a new
 # machine make the stand-ins first): more than the suite's default 600 s.
@@ -224,7 +225,7 @@ def test_nginx_follows_web_to_a_new_address(deployment: Deployment) -> None:
         deployment.compose("rm", "--stop", "--force", "web", timeout=120)
         engine.docker(
             "run", "--detach", "--rm", "--name", placeholder, "--label", "org.obcms.test=1",
-            "--network", network, "--ip", old, "debian:trixie-slim", "sleep", "600",
+            "--network", network, "--ip", old, IMAGES["debian_image"], "sleep", "600",
         )  # fmt: skip
         try:
             deployment.compose(

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from .engine import DEFAULT_BASE_DIR, DockerEngine, EngineError
-from .standins import ImageReport
+from .standins import IMAGES, ImageReport
 
 # Where a default dockerd/containerd would write; this engine must not.
 FOREIGN_PATHS = [
@@ -60,7 +60,7 @@ def test_second_engine_survives_a_crashed_run_and_stays_in_its_dir(
         subprocess.run(["rm", "-rf", str(base)], check=True, timeout=120)
     base.mkdir(parents=True)
     before = _snapshot()
-    image = "debian:trixie-slim"
+    image = IMAGES["debian_image"]
     tar = base / "image.tar"
     docker_engine.docker("save", "-o", str(tar), image)
 

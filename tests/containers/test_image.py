@@ -10,6 +10,7 @@ import pytest
 
 from .conftest import AppImages, BuiltImage
 from .engine import DockerEngine
+from .standins import IMAGES
 
 # Session fixtures build images on the first test that needs them (and on a new
 # machine make the stand-ins first): more than the suite's default 600 s.
@@ -63,7 +64,7 @@ def test_final_stage_has_no_build_toolchain(docker_engine: DockerEngine, image: 
     assert out.strip() == "", f"left in the final stage:\n{out}"
     # Compared with the base image, because the python stand-in's python3-dev
     # brings libc6-dev along (the official slim image has neither).
-    base = installed_packages(docker_engine, "python:3.13-slim-trixie")
+    base = installed_packages(docker_engine, IMAGES["python_image"])
     added = installed_packages(docker_engine, image.image) - base
     print(f"\npackages the final stage adds to its base: {' '.join(sorted(added))}")
     assert "libpq5" in added

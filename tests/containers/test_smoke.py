@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 from .engine import TEST_PROJECT_PREFIX, CommandError, DockerEngine
-from .standins import STANDINS, ImageReport, format_report
+from .standins import IMAGES, STANDINS, ImageReport, format_report
 
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 SUBNET = "172.30.231.0/24"  # explicit, so test addresses are known
@@ -53,8 +53,8 @@ def test_build_venv_and_pip_install_from_pypi(
             docker_engine,
             tmp_path,
             tag,
-            """\
-            FROM python:3.13-slim-trixie
+            f"""\
+            FROM {IMAGES["python_image"]}
             COPY host-ca.crt /usr/local/share/host-ca.crt
             ENV PIP_CERT=/usr/local/share/host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1
             RUN python -m venv /opt/venv \\
@@ -86,8 +86,8 @@ def test_build_apt_installs_compiler_and_libpq(
             docker_engine,
             tmp_path,
             tag,
-            """\
-            FROM python:3.13-slim-trixie
+            f"""\
+            FROM {IMAGES["python_image"]}
             RUN apt-get update \\
              && apt-get install -y --no-install-recommends gcc libpq-dev \\
              && rm -rf /var/lib/apt/lists/*
@@ -112,7 +112,7 @@ def _compose_file(port: int) -> str:
     return textwrap.dedent(f"""\
         services:
           db:
-            image: postgres:17-trixie
+            image: {IMAGES["postgres_image"]}
             environment:
               POSTGRES_USER: smoke
               POSTGRES_PASSWORD: {DB_PASSWORD}
@@ -128,7 +128,7 @@ def _compose_file(port: int) -> str:
               retries: 60
             networks: [backend]
           redis:
-            image: redis:7.4-bookworm
+            image: {IMAGES["redis_image"]}
             command: ["redis-server", "--appendonly", "yes", "--requirepass", "{REDIS_PASSWORD}"]
             environment:
               REDISCLI_AUTH: {REDIS_PASSWORD}
@@ -141,7 +141,7 @@ def _compose_file(port: int) -> str:
               retries: 30
             networks: [backend]
           app:
-            image: python:3.13-slim-trixie
+            image: {IMAGES["python_image"]}
             working_dir: /srv
             command: ["sh", "-c", "echo hello-from-app > hello.txt && exec python -m http.server 8000"]
             stop_signal: SIGINT  # python as pid 1 ignores SIGTERM
@@ -157,7 +157,7 @@ def _compose_file(port: int) -> str:
                 condition: service_healthy
             networks: [default, backend]
           web:
-            image: nginx:1.28-bookworm
+            image: {IMAGES["nginx_image"]}
             ports:
               - "127.0.0.1:{port}:80"
             volumes:
@@ -327,9 +327,8 @@ def test_compose_stack(docker_engine: DockerEngine, standin_images: list[ImageRe
 def test_remove_leftovers_keeps_images(docker_engine: DockerEngine, standin_images: list[ImageReport]) -> None:
     project = f"{TEST_PROJECT_PREFIX}-leftover"
     docker_engine.docker("volume", "create", "--label", f"com.docker.compose.project={project}", f"{project}_v")
-    docker_engine.docker(
-        "create", "--label", f"com.docker.compose.project={project}", "--network", "none", "debian:trixie-slim", "true"
-    )
+    label = f"com.docker.compose.project={project}"
+    docker_engine.docker("create", "--label", label, "--network", "none", IMAGES["debian_image"], "true")
     removed = docker_engine.remove_leftovers()
     assert any(r.startswith("container ") for r in removed) and f"volume {project}_v" in removed
     for report in standin_images:

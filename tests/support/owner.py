@@ -9,6 +9,8 @@ per file, the lines that must still be there after an update.
 import shutil
 from pathlib import Path
 
+from .facts import owner_markers
+
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "owner"
 
 ENV_EDITS = "EMAIL_HOST_USER=mailer@obcms.gov.ph\nREPORTS_TITLE=Quarterly reports\n"
@@ -49,26 +51,27 @@ def apply_owner_edits(project: Path, package: str, beat: bool) -> dict[str, list
     shutil.copytree(FIXTURE / "src", project / "src", dirs_exist_ok=True)
     settings = project / "src" / package / "settings"
     base, urls = settings / "base.py", project / "src" / package / "urls.py"
-    marked = "INSTALLED_APPS += [" in base.read_text()
+    markers = owner_markers()
+    marked = markers["apps"] in base.read_text()
 
     # An app of their own, in INSTALLED_APPS.
     if marked:
-        insert_after(base, "INSTALLED_APPS += [", '    "reports",\n')
+        insert_after(base, markers["apps"], '    "reports",\n')
     else:
         insert_after(base, '    "common",', '    "reports",\n')
 
     # Its routes (ruff's isort joins the owner's `include` to the template's import).
     replace_once(urls, "from django.urls import path\n", "from django.urls import include, path\n")
     route = '    path("reports/", include("reports.urls")),\n'
-    if "urlpatterns += [" in urls.read_text():
-        insert_after(urls, "urlpatterns += [", route)
+    if markers["routes"] in urls.read_text():
+        insert_after(urls, markers["routes"], route)
     else:
         insert_before_closing(urls, "urlpatterns = [", route, "]")
 
     # A requirement of theirs.
     requirements = project / "requirements" / "base.txt"
-    if "# ---- Your requirements ----" in requirements.read_text():
-        insert_after(requirements, "# ---- Your requirements ----", REQUIREMENT + "\n")
+    if markers["requirements"] in requirements.read_text():
+        insert_after(requirements, markers["requirements"], REQUIREMENT + "\n")
     else:
         with requirements.open("a") as out:
             out.write(f"\n# Ours\n{REQUIREMENT}\n")
@@ -78,8 +81,8 @@ def apply_owner_edits(project: Path, package: str, beat: bool) -> dict[str, list
 
     # A scheduled task.
     if beat:
-        if "CELERY_BEAT_SCHEDULE |= {" in base.read_text():
-            insert_after(base, "CELERY_BEAT_SCHEDULE |= {", BEAT_ENTRY)
+        if markers["beat_schedule"] in base.read_text():
+            insert_after(base, markers["beat_schedule"], BEAT_ENTRY)
         else:
             insert_before_closing(base, "CELERY_BEAT_SCHEDULE = {", BEAT_ENTRY, "}")
 

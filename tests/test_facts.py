@@ -1,0 +1,125 @@
+"""Facts that several files need are stated once, in copier.yml's computed
+values: a rendered file that names an image, the development database, the
+Celery command or an owner's marker names the one copier.yml gives."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from support.facts import computed_values, images, owner_markers
+from support.output_checks import rendered_files
+from support.render import read_answers, render
+
+# Another Python and PostgreSQL than the defaults, and PgBouncer's image.
+OTHER_ANSWERS = {"python_version": "3.12", "postgres_version": "18", "db_pooling": "pgbouncer"}
+# The official images the template builds on, wherever a file names one
+# (compose files, Dockerfiles, docs); not a host:port such as @redis:6379.
+IMAGE_MENTION = re.compile(r"(?<![\w@/.-])(?:python|postgres|redis|nginx|debian):[\w${}.-]+")
+ARG_DEFAULT = re.compile(r"^ARG (\w+)=(\S+)$", re.MULTILINE)
+DATABASE_URL = re.compile(r"postgres://[^\s\"']+")
+
+
+@pytest.fixture(scope="module")
+def other_project(tmp_path_factory) -> Path:
+    return render(tmp_path_factory.mktemp("facts") / "project", OTHER_ANSWERS)
+
+
+@pytest.fixture(scope="module")
+def projects(default_project, other_project) -> list[Path]:
+    return [default_project, other_project]
+
+
+def source_images(project: Path) -> set[str]:
+    answers = read_answers(project)
+    return set(images(python_version=answers["python_version"], postgres_version=answers["postgres_version"]).values())
+
+
+def text_with_build_args(path: Path) -> str:
+    """A file's text; in a Dockerfile, ${ARG} replaced by the ARG's default."""
+    text = path.read_text()
+    if path.name == "Dockerfile":
+        for name, value in ARG_DEFAULT.findall(text):
+            text = text.replace("${" + name + "}", value)
+    return text
+
+
+def image_mentions(project: Path) -> dict[str, set[str]]:
+    """Every official image a rendered file names, by file."""
+    found = {}
+    for path in rendered_files(project):
+        mentions = set(IMAGE_MENTION.findall(text_with_build_args(path)))
+        if mentions:
+            found[str(path.relative_to(project))] = mentions
+    return found
+
+
+def built_images(project: Path) -> list[str]:
+    """The images of the compose services and the FROM lines of the Dockerfiles."""
+    named = []
+    for name in ("docker-compose.prod.yml", "docker-compose.yml"):
+        services = yaml.safe_load((project / name).read_text())["services"]
+        named += [service["image"] for service in services.values() if "image" in service]
+    for dockerfile in [project / "Dockerfile", *project.glob("deploy/*/Dockerfile")]:
+        named += re.findall(r"^FROM (\S+)", text_with_build_args(dockerfile), re.MULTILINE)
+    return named
+
+
+def test_every_image_named_is_one_of_copier_yml(projects):
+    for project in projects:
+        allowed = source_images(project)
+        strays = {name: mentions - allowed for name, mentions in image_mentions(project).items() if mentions - allowed}
+        assert strays == {}, f"images not from copier.yml's *_image values ({sorted(allowed)})"
+
+
+def test_every_image_run_or_built_on_is_from_copier_yml_or_the_project(projects):
+    for project in projects:
+        slug = read_answers(project)["project_slug"]
+        for image in built_images(project):
+            assert image in source_images(project) or image.startswith((f"{slug}:", f"{slug}-")), image
+
+
+def test_every_image_of_copier_yml_is_used(projects):
+    used = set().union(*(mentions for project in projects for mentions in image_mentions(project).values()))
+    for project in projects:
+        assert source_images(project) <= used
+
+
+def test_the_development_database_is_the_one_of_copier_yml(default_project):
+    facts = computed_values()
+    on_the_host, in_the_stack = facts["dev_database_url"], facts["dev_database_url"].replace("@localhost:", "@db:")
+    for path in rendered_files(default_project):
+        for url in DATABASE_URL.findall(path.read_text()):
+            if f":{facts['dev_database_password']}@" in url:
+                assert url in (on_the_host, in_the_stack), f"{path.name}: {url}"
+    development = (default_project / "src/obc_management/settings/development.py").read_text()
+    assert f'DEV_DATABASE_URL = "{on_the_host}"' in development
+    assert f"DATABASE_URL={on_the_host} pytest" in (default_project / "README.md").read_text()
+    stack = yaml.safe_load((default_project / "docker-compose.yml").read_text())
+    assert stack["x-dev-app"]["environment"]["DATABASE_URL"] == in_the_stack
+    assert stack["services"]["db"]["environment"]["POSTGRES_DB"] == facts["database_name"]
+
+
+def test_every_celery_process_starts_with_copier_yml_s_command(projects):
+    for project in projects:
+        command = computed_values(django_package=read_answers(project)["django_package"])["celery_command"]
+        for name in ("docker-compose.prod.yml", "docker-compose.yml"):
+            services = yaml.safe_load((project / name).read_text())["services"]
+            started = [service["command"] for service in services.values() if "celery" in service.get("command", [])]
+            assert started and all(argv[: len(command)] == command for argv in started), name
+        worker = yaml.safe_load((project / "docker-compose.prod.yml").read_text())["services"]["celery"]
+        assert worker["healthcheck"]["test"][1].startswith(" ".join(command) + " inspect ping")
+
+
+def test_each_owner_marker_opens_its_part_of_a_shared_file(default_project):
+    markers = owner_markers()
+    files = {
+        "apps": "src/obc_management/settings/base.py",
+        "beat_schedule": "src/obc_management/settings/base.py",
+        "routes": "src/obc_management/urls.py",
+        "requirements": "requirements/base.txt",
+    }
+    assert set(markers) == set(files)
+    for name, marker in markers.items():
+        assert (default_project / files[name]).read_text().splitlines().count(marker) == 1, (name, marker)
