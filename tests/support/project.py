@@ -37,6 +37,21 @@ def manage(project: Path, venv: Path, env: dict, *args: str, timeout: float = 12
     return Outcome(result.returncode, result.stdout, result.stderr)
 
 
+def migrate_job(project: Path, env: dict, owner_url: str, app_url: str, timeout: float = 300) -> Outcome:
+    """scripts/migrate.sh, as the migrate service runs it: as the database's
+    owner, creating the application's role of app_url."""
+    result = subprocess.run(
+        ["sh", "scripts/migrate.sh"],
+        cwd=project,
+        env={**env, "DATABASE_URL": owner_url, "APP_DATABASE_URL": app_url},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return Outcome(result.returncode, result.stdout, result.stderr)
+
+
 def shell(project: Path, venv: Path, env: dict, code: str, timeout: float = 120) -> Outcome:
     """`manage.py shell -c code`; end the code with print(json.dumps(...))."""
     return manage(project, venv, env, "shell", "--verbosity", "0", "-c", code, timeout=timeout)

@@ -14,7 +14,7 @@ from .celery import compose_environment
 from .gunicorn import GunicornServer
 from .http import Response, request
 from .nginx import NginxServer, make_certificate
-from .project import manage
+from .project import manage, migrate_job
 from .redis import RedisServer
 from .render import project_env
 
@@ -61,12 +61,14 @@ def running_stack(default_project: Path, venv: Path, postgres, base: Path, datab
     redis = RedisServer(base / "redis").start()
     media = readable_directory("obcms-test-media-")
     upload_temp = readable_directory("obcms-test-upload-temp-")
+    owner_url, app_url = postgres.create_owned_database(database)
     env = project_env(
         project,
         venv,
-        # What the compose file gives web (MEDIA_X_ACCEL_PREFIX: nginx sends uploads).
+        # What the compose file gives web (MEDIA_X_ACCEL_PREFIX: nginx sends
+        # uploads); the application's role, which reads and writes rows only.
         **compose_environment(project, "web"),
-        DATABASE_URL=postgres.create_database(database),
+        DATABASE_URL=app_url,
         REDIS_URL=redis.url,
         DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
         MEDIA_ROOT=str(media),
@@ -74,7 +76,7 @@ def running_stack(default_project: Path, venv: Path, postgres, base: Path, datab
         **env_overrides,
     )
     manage(project, venv, env, "collectstatic", "--noinput").checked()  # as the image build does
-    manage(project, venv, env, "migrate_safely").checked()
+    migrate_job(project, env, owner_url, app_url).checked()
     manage(
         project, venv, env, "createsuperuser", "--noinput", "--username", "admin", "--email", f"admin@{DOMAIN}"
     ).checked()
@@ -96,24 +98,34 @@ def running_stack(default_project: Path, venv: Path, postgres, base: Path, datab
         shutil.rmtree(upload_temp, ignore_errors=True)
 
 
-def login_form(stack: Stack, username: str, password: str, **request_kwargs) -> Response:
-    """The admin login form, fetched and posted over HTTPS as a browser does
-    (request_kwargs: more headers, a source address)."""
-    extra_headers = request_kwargs.pop("headers", {})
-    page = stack.https("/admin/login/", headers=extra_headers, **request_kwargs)
+def login_page(stack: Stack, **request_kwargs) -> tuple[str, str]:
+    """The login form's CSRF token and cookie, as a browser gets them."""
+    page = stack.https("/admin/login/", **request_kwargs)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.body.decode()).group(1)
-    csrf_cookie = next(c for c in page.cookies if c.startswith("csrftoken=")).split(";")[0]
+    cookie = next(c for c in page.cookies if c.startswith("csrftoken=")).split(";")[0]
+    return token, cookie
+
+
+def post_login(stack: Stack, token: str, cookie: str, username: str, password: str, **request_kwargs) -> Response:
+    """The admin login form posted over HTTPS as a browser posts it
+    (request_kwargs: more headers, a source address)."""
     form = urlencode({"csrfmiddlewaretoken": token, "username": username, "password": password, "next": "/admin/"})
     headers = {
-        "Cookie": csrf_cookie,
+        "Cookie": cookie,
         "Content-Type": "application/x-www-form-urlencoded",
         "Origin": f"https://{DOMAIN}",
         "Referer": f"https://{DOMAIN}/admin/login/",
-        **extra_headers,
+        **request_kwargs.pop("headers", {}),
     }
     return stack.https(
         "/admin/login/?next=/admin/", method="POST", body=form.encode(), headers=headers, **request_kwargs
     )
+
+
+def login_form(stack: Stack, username: str, password: str, **request_kwargs) -> Response:
+    """The login page fetched, then its form posted."""
+    token, cookie = login_page(stack, source=request_kwargs.get("source"))
+    return post_login(stack, token, cookie, username, password, **request_kwargs)
 
 
 def admin_session(stack: Stack) -> str:
