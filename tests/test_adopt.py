@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from support.binaries import require
+from support.locks import add_owner_requirement
 from support.project import manage
 from support.releases import GIT_IDENTITY, git, releases
 from support.render import TEMPLATE_ROOT, project_env, project_venv, read_answers, run_project_tests
@@ -96,6 +97,8 @@ def test_adopted_repository_keeps_the_owners_code_passes_its_checks_and_updates(
     git(legacy, "add", "--all")
     git(legacy, "commit", "--quiet", "--message", "Adopt the deployment template")
 
+    # The step the adoption's notes ask for: lock the carried requirements.
+    add_owner_requirement(legacy, "XlsxWriter>=3.1.0", answers["python_version"])
     venv = project_venv(legacy)
     ruff = [str(venv / "bin" / "ruff"), "check", "--no-cache", "."]
     lint = subprocess.run(ruff, cwd=legacy, capture_output=True, text=True, check=False)

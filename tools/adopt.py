@@ -245,6 +245,11 @@ def merge_requirements(old: str, rendered: str, pinned: set[str], notes: list[st
             carried.append(line.strip())
             if "==" not in line:
                 notes.append(f"review: pin {line.strip()} to the version you test with (e.g. {name}==X.Y.Z)")
+    if carried and "lock-requirements.sh" in rendered:
+        notes.append(
+            "review: the carried requirements are not in the lock files yet: "
+            "run scripts/lock-requirements.sh (the image build stops until you do)"
+        )
     lines = rendered.splitlines(keepends=True)
     try:
         index = next(number for number, line in enumerate(lines) if line.rstrip("\n") == OWNER_REQUIREMENTS)

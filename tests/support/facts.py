@@ -34,7 +34,8 @@ def _typed(kind: str | None, value):
 def computed_values(**answers) -> dict:
     """copier.yml's computed values for these answers (defaults for the
     rest), rendered in the order copier.yml gives them."""
-    environment = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    # The loader finds includes/ (macros that computed values import).
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, loader=jinja2.FileSystemLoader(TEMPLATE_ROOT))
     context, computed = {}, {}
     for name, entry in copier_config().items():
         if name.startswith("_") or not isinstance(entry, dict):
