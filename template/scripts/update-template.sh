@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! command -v copier >/dev/null; then
-    echo "Copier is not installed: pip install --require-hashes --requirement requirements/copier.lock" >&2
+    echo "Copier is not installed: pip install --requirement requirements/copier.txt" >&2
     exit 1
 fi
 
