@@ -1,6 +1,6 @@
 """Benchmark of the rendered project: prints ratios measured side by side.
 
-    bench/run [--rounds 5] [--seconds 6] [--only health,static,db,workers,memory,render]
+    bench/run [--rounds 5] [--seconds 6] [--only health,static,db,metrics,workers,memory,render]
 
 Renders the template into a private directory, starts real PostgreSQL,
 Redis, nginx and gunicorn on loopback (the test suite's helpers), and loads
@@ -164,10 +164,10 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}{self.path}"
 
-    def get(self, path: str | None = None, timeout: float = 5) -> tuple[int, dict, bytes]:
+    def get(self, path: str | None = None, timeout: float = 5, extra_headers: dict | None = None):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            connection.request("GET", path or self.path, headers=self.headers)
+            connection.request("GET", path or self.path, headers={**self.headers, **(extra_headers or {})})
             response = connection.getresponse()
             return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
         finally:
@@ -190,6 +190,17 @@ class Server:
         if self.process:
             stop(self.process, timeout=40)
             self.process = None
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the master and its live children used so far."""
+        total = 0
+        for pid in [self.process.pid, *children(self.process.pid)]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        return total / os.sysconf("SC_CLK_TCK")
 
     def pss_kib(self) -> int:
         """Proportional set size of the master and its children, in KiB."""
@@ -613,6 +624,74 @@ def group_db(stack: Stack, report: Report, args) -> None:
     report.context_table("database page", results, {name: labels[name] for name in servers})
 
 
+# The rendered production settings without django-prometheus (its two
+# middlewares, database backend and cache backend): what /metrics costs.
+WITHOUT_METRICS = """from .production import *  # noqa: F403
+from .production import CACHES, DATABASES, MIDDLEWARE
+
+MIDDLEWARE = [name for name in MIDDLEWARE if not name.startswith("django_prometheus.")]
+for _database in DATABASES.values():
+    _database["ENGINE"] = _database["ENGINE"].replace("django_prometheus.db.", "django.db.")
+for _cache in CACHES.values():
+    if _cache["BACKEND"].startswith("django_prometheus."):
+        _cache["BACKEND"] = "django.core.cache.backends.redis.RedisCache"
+"""
+
+
+def group_metrics(stack: Stack, report: Report, args) -> None:
+    project, venv = stack.project("default", {})
+    settings = next((project / "src").glob("*/settings"))
+    (settings / "bench_without_metrics.py").write_text(WITHOUT_METRICS)
+    page = "/bench/items/"
+    # No worker recycling: the CPU time of a worker that exited is not counted.
+    servers = [
+        stack.gunicorn("metrics", project, venv, page, GUNICORN_MAX_REQUESTS="0").start(),
+        stack.gunicorn(
+            "no-metrics",
+            project,
+            venv,
+            page,
+            GUNICORN_MAX_REQUESTS="0",
+            DJANGO_SETTINGS_MODULE=f"{settings.parent.name}.settings.bench_without_metrics",
+        ).start(),
+    ]
+    token = stack.env(project, venv)["METRICS_TOKEN"]
+    for server in servers:
+        status, _, body = server.get()
+        assert status == 200 and body.count(b"<tr>") == PAGE_ROWS, (server.name, status, body[:300])
+        status, _, body = server.get("/metrics", extra_headers={"Authorization": f"Bearer {token}"})
+        counted = b'view="benchpage.views.items"' in body
+        assert status == 200 and counted == (server.name == "metrics"), (server.name, status, body[:300])
+    results = measure(servers, args.rounds, args.seconds)
+    closing = measure_closing(servers, ("metrics", "no-metrics"), args)
+    # CPU time per request: what throughput shows on an idle machine, but
+    # far less sensitive to what else runs on a shared one.
+    cpu: dict[str, list[float]] = {server.name: [] for server in servers}
+    for number in range(args.rounds):
+        for server in servers[number % 2 :] + servers[: number % 2]:
+            before = server.cpu_seconds()
+            load = wrk(server, CONNECTIONS[0], args.seconds)
+            cpu[server.name].append((server.cpu_seconds() - before) / (load.rps * args.seconds))
+    stack.stop_servers()
+    labels = {"metrics": "rendered settings (django-prometheus)", "no-metrics": "the same without django-prometheus"}
+    for title, measured in (
+        ("/metrics' cost, database page", results),
+        ("/metrics' cost, database page, a connection per request", closing),
+    ):
+        report.ratio_table(title, measured, [("with metrics / without", "metrics", "no-metrics", ">= 0.9")])
+        report.context_table(title, measured, labels)
+    ratio = median([bare / full for full, bare in zip(cpu["metrics"], cpu["no-metrics"], strict=True)])
+    report.add(
+        "",
+        f"#### /metrics' cost, database page: CPU time per request (c={CONNECTIONS[0]}, median of {args.rounds})",
+        "",
+        "| variant | CPU ms per request | spread |",
+        "|---|---:|---:|",
+        *(f"| {labels[name]} | {median(values) * 1000:.2f} | {spread(values):.0%} |" for name, values in cpu.items()),
+        f"| ratio without / with (requests per CPU second, with / without) | {ratio:.2f} | |",
+    )
+
+
 # Worker settings to choose the rendered defaults from, on the database
 # page; the first is compared with each of the others.
 WORKER_VARIANTS = {
@@ -738,6 +817,7 @@ GROUPS = {
     "health": group_health,
     "static": group_static,
     "db": group_db,
+    "metrics": group_metrics,
     "workers": group_workers,
     "memory": group_memory,
 }

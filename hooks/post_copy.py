@@ -20,6 +20,7 @@ GENERATED = {
     "POSTGRES_APP_PASSWORD": lambda: secrets.token_urlsafe(32),
     "REDIS_PASSWORD": lambda: secrets.token_urlsafe(32),
     "HEALTH_CHECK_TOKEN": lambda: secrets.token_urlsafe(32),
+    "METRICS_TOKEN": lambda: secrets.token_urlsafe(32),
     "FLOWER_PASSWORD": lambda: secrets.token_urlsafe(24),
 }
 

@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from support import output_checks
+from support.ci import ci_env, run_script
 from support.matrix import question_values
 from support.render import ANSWERS_DIR, copier_cli_copy, project_venv, run_project_tests
 
@@ -37,5 +38,8 @@ def test_answer_file_renders_and_runs(answer_file, database_url, redis, tmp_path
     assert rendered.returncode == 0, rendered.stderr
     venv = project_venv(project)
     assert output_checks.all_problems(project, venv, tmp_path / "work", database_url, redis.url) == []
+    # CI's deployment check: the profile's production settings with CI's values.
+    check = run_script(project, "ci/check-deploy.sh", ci_env(project, venv, database_url, redis.url))
+    assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-3000:]
     suite = run_project_tests(project, venv, database_url, redis.url, "-q")
     assert suite.returncode == 0, suite.stdout[-5000:]

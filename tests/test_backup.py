@@ -11,7 +11,10 @@ against the test's PostgreSQL, with the libpq variables the db container
 would have."""
 
 import json
+import re
 import shutil
+import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -49,6 +52,11 @@ def test_backup_wipe_restore_gives_back_rows_and_files(volume_project, venv, pos
     listed = sorted(path.name for path in (tmp_path / "backup").iterdir())
     assert listed == ["SHA256SUMS", "database.dump", "database.rows", "media.tar"]
     assert "auth_user 40" in (tmp_path / "backup" / "database.rows").read_text().replace("public.", "")
+    # For monitoring, the time of the success, where node-exporter reads it.
+    metric = (project / "metrics" / "backup.prom").read_text()
+    written = re.search(r'^backup_last_success_timestamp_seconds\{kind="local"\} (\d+)$', metric, re.M)
+    assert written and abs(int(written.group(1)) - time.time()) < 300, metric
+    assert stat.S_IMODE((project / "metrics" / "backup.prom").stat().st_mode) == 0o644
 
     # The wipe: an empty database of the same name, an empty media volume.
     postgres.psql(f"DROP DATABASE {database}")

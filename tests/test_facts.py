@@ -96,7 +96,7 @@ def test_the_development_database_is_the_one_of_copier_yml(default_project):
                 assert url in (on_the_host, in_the_stack), f"{path.name}: {url}"
     development = (default_project / "src/obc_management/settings/development.py").read_text()
     assert f'DEV_DATABASE_URL = "{on_the_host}"' in development
-    assert f"DATABASE_URL={on_the_host} pytest" in (default_project / "README.md").read_text()
+    assert f"export DATABASE_URL={on_the_host} " in (default_project / "README.md").read_text()
     stack = yaml.safe_load((default_project / "docker-compose.yml").read_text())
     assert stack["x-dev-app"]["environment"]["DATABASE_URL"] == in_the_stack
     assert stack["services"]["db"]["environment"]["POSTGRES_DB"] == facts["database_name"]

@@ -1,5 +1,5 @@
 """Every pair of answer values renders a project that passes the output
-checks, `check --deploy` included (22 profiles cover all pairs of the 3072
+checks, `check --deploy` included (22 profiles cover all pairs of the 6144
 combinations of the choice and bool questions)."""
 
 from itertools import combinations

@@ -19,6 +19,7 @@ def injected_variables(domain: str = "obcms.gov.ph") -> dict[str, str]:
         "SERVICE_PASSWORD_REDIS": secrets.token_urlsafe(24),
         "SERVICE_BASE64_64_SECRETKEY": secrets.token_hex(32),
         "SERVICE_PASSWORD_64_HEALTHCHECK": secrets.token_urlsafe(48),
+        "SERVICE_PASSWORD_64_METRICS": secrets.token_urlsafe(48),
         "SERVICE_USER_FLOWER": secrets.token_hex(8),
         "SERVICE_PASSWORD_FLOWER": secrets.token_urlsafe(24),
         "SERVICE_FQDN_WEB": domain,

@@ -17,12 +17,15 @@ class GunicornServer:
         log: Path,
         workers: int = 2,
         unix_socket: Path | None = None,
+        host: str = "127.0.0.1",
+        port: int | None = None,
     ):
         self.project = project
-        self.port = free_port()
+        self.host = host
+        self.port = port or free_port(host)
         # GUNICORN_CMD_ARGS overrides the config file: keep the test server on
         # loopback (and on a Unix socket, which a network namespace can reach).
-        binds = f"--bind 127.0.0.1:{self.port}" + (f" --bind unix:{unix_socket}" if unix_socket else "")
+        binds = f"--bind {host}:{self.port}" + (f" --bind unix:{unix_socket}" if unix_socket else "")
         self.env = {**env, "GUNICORN_WORKERS": str(workers), "GUNICORN_CMD_ARGS": binds}
         self.command = [venv_bin(venv, "gunicorn"), "--config", "gunicorn.conf.py"]
         self.log = log
@@ -35,7 +38,7 @@ class GunicornServer:
 
     def healthy(self) -> bool:
         try:
-            return request(self.port, "/health/", timeout=2).status == 200
+            return request(self.port, "/health/", host=self.host, timeout=2).status == 200
         except OSError:
             return False
 

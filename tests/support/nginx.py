@@ -80,8 +80,9 @@ def replace_required(text: str, old: str, new: str) -> str:
 
 
 class NginxServer:
-    """On free loopback ports; or, given a network namespace, inside it on
-    the rendered ports 80 and 443. upstream: a loopback port, or "unix:PATH"."""
+    """On free loopback ports; or on the rendered ports 80 and 443 of a
+    loopback address of the test's own, or inside a network namespace.
+    upstream: a loopback port, "HOST:PORT", or "unix:PATH"."""
 
     def __init__(
         self,
@@ -92,13 +93,19 @@ class NginxServer:
         media_dir: Path,
         cloudflare_extra: Path | None = None,
         namespace: NetworkNamespace | None = None,
+        address: str | None = None,
     ):
         self.base = base
         self.namespace = namespace
         text = rendered_conf.read_text()
         server = upstream if isinstance(upstream, str) else f"127.0.0.1:{upstream}"
         text = replace_required(text, UPSTREAM, f"set $web_upstream http://{server};")
-        if namespace is None:
+        if address is not None:
+            # An address of the test's own: the rendered ports 80 and 443.
+            self.http_port, self.https_port = 80, 443
+            text = replace_required(text, LISTEN_HTTP, f"listen {address}:80")
+            text = replace_required(text, LISTEN_HTTPS, f"listen {address}:443")
+        elif namespace is None:
             self.http_port = free_port()
             self.https_port = free_port()
             text = replace_required(text, LISTEN_HTTP, f"listen 127.0.0.1:{self.http_port}")

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import yaml
 
-from . import coolify
+from . import coolify, monitoring
 from .binaries import require, venv_bin
 from .nginx import make_certificate, wrapper_conf
 from .render import project_env, read_answers, read_env_file
 
-JINJA_LEFTOVER = re.compile(r"\{\{-? *[\w.]+|\{%-? *\w+|\{#")
+# `${{ ... }}` is a GitHub Actions expression in a rendered workflow, not Jinja.
+JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{-? *[\w.]+|\{%-? *\w+|\{#")
 
 
 def run(args, **kwargs) -> subprocess.CompletedProcess:
@@ -174,6 +175,28 @@ def check_deploy_problems(project: Path, venv: Path, database_url: str, redis_ur
     return []
 
 
+def monitoring_problems(project: Path, venv: Path, workdir: Path, database_url: str, redis_url: str) -> list[str]:
+    """use_monitoring: the rendered rules, their unit tests, the scrape and
+    probe configs, and the Alertmanager config that `manage.py
+    alertmanager_config` makes from the render's .env, pass the field's own
+    checks. Otherwise there is nothing to render."""
+    rendered = (project / monitoring.MONITORING_DIR).exists()
+    if not read_answers(project).get("use_monitoring"):
+        return [f"{monitoring.MONITORING_DIR} rendered without use_monitoring"] if rendered else []
+    workdir.mkdir(parents=True)
+    env = project_env(project, venv, DATABASE_URL=database_url, REDIS_URL=redis_url, **placeholder_credentials(project))
+    config = workdir / "alertmanager.yml"
+    result = run(
+        [venv_bin(venv, "python"), "manage.py", "alertmanager_config", str(config)],
+        cwd=project / "src",
+        env=env,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        return [f"manage.py alertmanager_config: {result.stdout}{result.stderr}"]
+    return monitoring.problems(project, config, workdir)
+
+
 def placeholder_credentials(project: Path) -> dict[str, str]:
     """Values an owner fills in after rendering, and which the checks only
     need to be present (nothing connects to them)."""
@@ -198,4 +221,5 @@ def all_problems(project: Path, venv: Path, workdir: Path, database_url: str, re
         + shellcheck_problems(project)
         + actionlint_problems(project)
         + check_deploy_problems(project, venv, database_url, redis_url)
+        + monitoring_problems(project, venv, workdir / "monitoring", database_url, redis_url)
     )

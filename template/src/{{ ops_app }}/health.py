@@ -10,6 +10,7 @@ under gunicorn, /health/ is answered even earlier, by LivenessFirst).
 /health/monitor/  readiness with timings and the Celery heartbeat, for an
                   external monitor; it needs the X-Health-Token header to equal
                   HEALTH_CHECK_TOKEN and is off while that setting is empty.
+/metrics          metrics for Prometheus, to holders of METRICS_TOKEN (metrics.py).
 
 However many probes arrive, each process runs one round of checks at a time
 and shares its result for RESULT_MAX_AGE_SECONDS: a flood of probes opens at
@@ -28,6 +29,7 @@ from django.core.cache import cache
 from django.db import connections
 from django.http import HttpRequest, JsonResponse
 
+from .metrics import metrics
 from .tasks import HEARTBEAT_CACHE_KEY
 
 logger = logging.getLogger(__name__)
@@ -190,7 +192,7 @@ def monitor(request: HttpRequest) -> JsonResponse:
     return probe_response({"status": "ready" if ok else "not_ready", "checks": results}, 200 if ok else 503)
 
 
-PROBES = {"/health/": health, "/ready/": ready, "/health/monitor/": monitor}
+PROBES = {"/health/": health, "/ready/": ready, "/health/monitor/": monitor, "/metrics": metrics}
 
 
 class LivenessFirst:
