@@ -28,7 +28,7 @@ BAD_ANSWERS = [
     ("extra_domains", "[www.obcms.gov.ph, http://x.gov.ph]", "item 2"),
     ("admin_email", "admin-at-obcms.gov.ph", "is not an e-mail address"),
     ("time_zone", "Asia/Manilla", "is not an IANA time zone name"),
-    ("deploy_target", "kubernetes", "'kubernetes' is not in ['compose', 'coolify']"),
+    ("deploy_target", "nomad", "'nomad' is not in ['compose', 'coolify', 'swarm', 'kubernetes']"),
     ("postgres_version", "14", "'14' is not in ['15', '16', '17', '18']"),
     ("db_pooling", "pgpool", "is not in ['persistent', 'pgbouncer', 'native']"),
     ("log_format", "xml", "is not in ['text', 'json']"),
@@ -36,10 +36,19 @@ BAD_ANSWERS = [
 ]
 
 
-@pytest.mark.parametrize(("question", "value", "reason"), BAD_ANSWERS, ids=lambda v: str(v)[:30])
-def test_bad_answer_is_refused_and_nothing_is_rendered(question, value, reason, tmp_path):
-    target = tmp_path / "out"
-    result = copier_cli_copy(target, "--data", f"{question}={value}")
+# Answers that are fine alone but not together: a target that runs the
+# application on several hosts, and what it cannot carry there. The message
+# names both questions.
+BAD_COMBINATIONS = [
+    ("swarm", "media_storage", "volume", "answer s3 (a bucket every host reaches), or deploy_target compose"),
+    ("kubernetes", "media_storage", "volume", "volume keeps uploads on one host, and deploy_target kubernetes"),
+    ("swarm", "db_pooling", "pgbouncer", "pgbouncer is not available with deploy_target swarm yet"),
+    ("swarm", "use_flower", "true", "Flower is not available with deploy_target swarm yet"),
+    ("kubernetes", "use_monitoring", "true", "answer false for deploy_target kubernetes"),
+]
+
+
+def assert_refused(result, target, question, reason):
     assert result.returncode != 0
     last_line = result.stderr.strip().splitlines()[-1]
     assert f"'{question}'" in last_line, last_line
@@ -91,3 +100,17 @@ def test_control_characters_are_refused_and_nothing_is_rendered(question, value,
     assert f"'{question}'" in last_line, last_line
     assert reason in last_line, last_line
     assert not target.exists()
+
+
+@pytest.mark.parametrize(("question", "value", "reason"), BAD_ANSWERS, ids=lambda v: str(v)[:30])
+def test_bad_answer_is_refused_and_nothing_is_rendered(question, value, reason, tmp_path):
+    target = tmp_path / "out"
+    result = copier_cli_copy(target, "--data", f"{question}={value}")
+    assert_refused(result, target, question, reason)
+
+
+@pytest.mark.parametrize(("deploy_target", "question", "value", "reason"), BAD_COMBINATIONS, ids=lambda v: str(v)[:30])
+def test_a_combination_a_multi_host_target_cannot_carry_is_refused(deploy_target, question, value, reason, tmp_path):
+    target = tmp_path / "out"
+    result = copier_cli_copy(target, "--data", f"deploy_target={deploy_target}", "--data", f"{question}={value}")
+    assert_refused(result, target, question, reason)

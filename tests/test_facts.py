@@ -146,3 +146,13 @@ def test_digests_given_in_copier_yml_pin_every_image(tmp_path):
     assert official and all(image.split("@")[0] in digests for image in official), official
     assert all(image == f"{image.split('@')[0]}@{digests[image.split('@')[0]]}" for image in official), official
     assert {image.split("@")[0] for image in official} == set(digests), "every image of copier.yml is pinned"
+
+
+def test_the_probes_are_the_ones_of_copier_yml(default_project):
+    """health.py serves the probe paths every target asks (the image's
+    HEALTHCHECK, the swarm stack, the Kubernetes probes)."""
+    facts = computed_values()
+    health = (default_project / "src/common/health.py").read_text()
+    assert f'PROBES = {{"{facts["health_path"]}": health, "{facts["ready_path"]}": ready,' in health
+    dockerfile = (default_project / "Dockerfile").read_text()
+    assert f'CMD ["python", "scripts/healthcheck.py", "{facts["health_path"]}"]' in dockerfile

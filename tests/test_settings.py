@@ -111,3 +111,37 @@ def test_the_example_in_overrides_py_works(project_copy, venv, production_env):
     result = manage(project_copy, venv, production_env, "shell", "--verbosity", "0", "-c", script)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [8 * 3600, False]
+
+
+def test_secrets_may_come_from_files(default_project, venv, production_env, tmp_path):
+    """NAME_FILE names a file that holds the value (Docker secrets are files
+    in /run/secrets): the swarm target passes its secrets that way."""
+    files = {"SECRET_KEY": LONG_RANDOM * 2, "DATABASE_URL": production_env["DATABASE_URL"]}
+    env = dict(production_env)
+    for name, value in files.items():
+        (tmp_path / name).write_text(value + "\n")
+        env.pop(name, None)
+        env[f"{name}_FILE"] = str(tmp_path / name)
+    script = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        "print(json.dumps([settings.SECRET_KEY, settings.DATABASES['default']['NAME']]))"
+    )
+    result = manage(default_project, venv, env, "shell", "--verbosity", "0", "-c", script)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [files["SECRET_KEY"], production_env["DATABASE_URL"].rsplit("/", 1)[1]]
+
+
+@pytest.mark.parametrize(
+    ("both", "message"),
+    [
+        (True, "set SECRET_KEY or SECRET_KEY_FILE, not both"),
+        (False, "SECRET_KEY_FILE names a file that cannot be read"),
+    ],
+)
+def test_a_secret_file_that_is_missing_or_doubled_is_refused(both, message, default_project, venv, production_env):
+    env = {**production_env, "SECRET_KEY_FILE": "/nonexistent/secret_key"}
+    if not both:
+        env.pop("SECRET_KEY")
+    result = manage(default_project, venv, env, "check")
+    assert result.returncode != 0
+    assert message in result.stderr

@@ -100,8 +100,12 @@ class DockerEngine:
         dockerd: str = "dockerd",
         containerd: str = "containerd",
         docker: str = "docker",
+        netns: str | None = None,
     ) -> None:
         self.base = Path(base_dir or DEFAULT_BASE_DIR).resolve()
+        # A named network namespace (/run/netns/NAME) to run the daemons in,
+        # as one node of a multi-node swarm; None: the host's.
+        self.netns = netns
         if len(str(self.base)) > MAX_BASE_LEN:
             raise EngineError(
                 f"base directory {self.base} is longer than {MAX_BASE_LEN} characters: "
@@ -198,6 +202,10 @@ class DockerEngine:
     def _launch(self) -> None:
         cmd = ["unshare", "--mount", "--propagation", "slave", "sh", str(self.base / "etc" / "launch.sh")]
         cmd += self._dockerd_argv()
+        if self.netns:
+            # nsenter, not `ip netns exec`: that remounts /sys, which hides
+            # the cgroup mounts from dockerd.
+            cmd = [_which("nsenter"), f"--net=/run/netns/{self.netns}", *cmd]
         for logfile in (self.dockerd_log, self.containerd_log):
             if logfile.exists():
                 logfile.replace(logfile.with_suffix(".log.prev"))
@@ -240,6 +248,19 @@ class DockerEngine:
         if self._lock is not None:
             os.close(self._lock)  # releases the flock
             self._lock = None
+
+    def kill(self) -> None:
+        """A hard death, as a power cut (for tests of a lost swarm node):
+        SIGKILL to every container process, then to dockerd and containerd,
+        nothing stopped in order. Then cleans up as stop() does."""
+        for pid in sorted(self._container_pids()):
+            terminate(pid, 0.0)
+        proc, self._proc = self._proc, None
+        daemons = [proc.pid if proc else None, self._our_pid(self._dockerd_pidfile)]
+        daemons.append(self._our_pid(self._containerd_pidfile))
+        for pid in dict.fromkeys(p for p in daemons if p):
+            terminate(pid, 0.0, proc if proc and pid == proc.pid else None)
+        self.stop()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -361,12 +382,15 @@ class DockerEngine:
             "--ip6tables=false",
             "--ip-masq=false",
             "--ip-forward=false",
-            # No docker0: a second engine on the machine would share it.
-            # Builds that need the network use `--network host`.
-            "--bridge=none",
             f"--cgroup-parent={self.cgroup_parent}",
             "--shutdown-timeout=10",
         ]
+        if not self.netns:
+            # No docker0: a second engine on the machine would share it.
+            # Builds that need the network use `--network host`. In a
+            # namespace of its own, docker0 is the engine's own, and a swarm
+            # needs it to publish ports in host mode.
+            argv.append("--bridge=none")
         if self.storage_driver:
             argv.append(f"--storage-driver={self.storage_driver}")
         return argv

@@ -10,13 +10,15 @@ from pathlib import Path
 
 import yaml
 
-from . import coolify, monitoring
+from . import coolify, kubernetes, monitoring
 from .binaries import require, venv_bin
 from .nginx import make_certificate, wrapper_conf
 from .render import project_env, read_answers, read_env_file
 
-# `${{ ... }}` is a GitHub Actions expression in a rendered workflow, not Jinja.
-JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{-? *[\w.]+|\{%-? *\w+|\{#")
+# `${{ ... }}` is a GitHub Actions expression in a rendered workflow, and
+# `{{.Field}}` or `{{json .Field}}` a Go template of a docker --format
+# option in a rendered script: not Jinja.
+JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{-? *(?!(?:json|range|println|if|end)\b)\w+|\{%-? *\w+|\{#")
 
 
 def run(args, **kwargs) -> subprocess.CompletedProcess:
@@ -94,15 +96,57 @@ def compose_config(
     )
 
 
+PROD = "docker-compose.prod.yml"
+
+
+def swarm_deploy_env(project: Path, workdir: Path) -> dict[str, str]:
+    """What scripts/swarm-deploy.sh gives `docker stack deploy`: .env's
+    variables, the image, and a directory with a placeholder for every file
+    the stack file makes a secret of (and app.env)."""
+    files = workdir / "deploy-files"
+    files.mkdir(parents=True, exist_ok=True)
+    stack = yaml.safe_load((project / "docker-compose.prod.yml").read_text())
+    for entry in stack.get("secrets", {}).values():
+        (files / Path(entry["file"]).name).write_text("placeholder\n")
+    shutil.copy(project / ".env", files / "app.env")
+    return {
+        **read_env_file(project / ".env"),
+        "IMAGE_REPOSITORY": "registry.invalid/project",
+        "IMAGE_TAG": "test",
+        "DEPLOY_FILES": str(files),
+        "SECRETS_VERSION": "0123456789ab",
+        "CONFIGS_VERSION": "0123456789ab",
+    }
+
+
+def stack_config(project: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`docker stack config`: the docker CLI's own reading of a stack file
+    (Compose format 3, which `docker stack deploy` reads); needs no engine."""
+    return run(
+        [require("docker"), "stack", "config", "--compose-file", "docker-compose.prod.yml"],
+        cwd=project,
+        env={"PATH": os.environ["PATH"], "HOME": str(project), "DOCKER_HOST": "unix:///nonexistent.sock", **env},
+    )
+
+
 def compose_problems(project: Path, workdir: Path) -> list[str]:
     found = []
-    if read_answers(project)["deploy_target"] == "coolify":
+    results = [("docker-compose.yml", compose_config(project, "docker-compose.yml", "--quiet"))]
+    target = read_answers(project)["deploy_target"]
+    if target == "coolify":
         coolify.prepare_deployment(project, workdir, placeholder_credentials(project))
-        prod = compose_config(workdir, "docker-compose.prod.yml", "--quiet")
+        results.append(("docker-compose.prod.yml", compose_config(workdir, "docker-compose.prod.yml", "--quiet")))
+    elif target == "swarm":
+        env = swarm_deploy_env(project, workdir)
+        results.append(("docker-compose.prod.yml", compose_config(project, PROD, "--quiet", env=env)))
+        results.append(("docker-compose.prod.yml (docker stack config)", stack_config(project, env)))
+    elif target == "kubernetes":
+        if (project / "docker-compose.prod.yml").exists():
+            found.append("docker-compose.prod.yml: rendered for deploy_target kubernetes")
     else:
-        prod = compose_config(project, "docker-compose.prod.yml", "--quiet", env=placeholder_credentials(project))
-    dev = compose_config(project, "docker-compose.yml", "--quiet")
-    for name, result in (("docker-compose.prod.yml", prod), ("docker-compose.yml", dev)):
+        env = placeholder_credentials(project)
+        results.append(("docker-compose.prod.yml", compose_config(project, PROD, "--quiet", env=env)))
+    for name, result in results:
         if result.returncode != 0 or "variable is not set" in result.stderr:
             found.append(f"compose config {name}: {result.stderr}")
     return found
@@ -114,15 +158,13 @@ def nginx_problems(project: Path, workdir: Path) -> list[str]:
     host name resolves, in a private mount namespace. Nothing to check when
     the target has no nginx."""
     answers = read_answers(project)
-    if answers["deploy_target"] != "compose":
+    if answers["deploy_target"] not in ("compose", "swarm"):
         nginx_dir = project / "deploy" / "nginx"
         return [f"{nginx_dir}: rendered for a target without nginx"] if nginx_dir.exists() else []
     etc = workdir / "etc-nginx"
     (etc / "conf.d").mkdir(parents=True)
     shutil.copy("/etc/nginx/mime.types", etc / "mime.types")
-    compose = yaml.safe_load((project / "docker-compose.prod.yml").read_text())
-    for volume in compose["services"]["nginx"]["volumes"]:
-        source, target = volume.split(":")[:2]
+    for source, target in nginx_files(project):
         if source.startswith("./deploy/nginx/") and target.startswith("/etc/nginx/"):
             shutil.copy(project / source, etc / target.removeprefix("/etc/nginx/"))
     make_certificate(etc / "certs", [answers["domain_name"], *answers["extra_domains"]])
@@ -130,11 +172,32 @@ def nginx_problems(project: Path, workdir: Path) -> list[str]:
     prefix.mkdir()
     (etc / "nginx.conf").write_text(wrapper_conf(prefix, Path("/etc/nginx/conf.d/default.conf")))
     hosts = workdir / "hosts"
-    hosts.write_text("127.0.0.1 localhost web\n")
+    hosts.write_text("127.0.0.1 localhost web tasks.web\n")
     nginx = require("nginx")
     script = f"mount --bind {etc} /etc/nginx && mount --bind {hosts} /etc/hosts && {nginx} -t -c /etc/nginx/nginx.conf"
     result = run([require("unshare"), "--mount", "--propagation", "private", "sh", "-c", script])
     return [] if result.returncode == 0 else [f"nginx -t: {result.stderr}"]
+
+
+def nginx_files(project: Path) -> list[tuple[str, str]]:
+    """(file in the project, where the nginx service gets it): the volumes
+    of compose, the configs of a swarm stack."""
+    stack = yaml.safe_load((project / "docker-compose.prod.yml").read_text())
+    nginx = stack["services"]["nginx"]
+    found = [tuple(volume.split(":")[:2]) for volume in nginx.get("volumes", [])]
+    for config in nginx.get("configs", []):
+        found.append((stack["configs"][config["source"]]["file"], config["target"]))
+    return found
+
+
+def kubernetes_problems(project: Path, workdir: Path) -> list[str]:
+    """deploy_target kubernetes: the production overlay builds and passes
+    offline validation (support/kubernetes.py). Other targets get no
+    manifests."""
+    if read_answers(project)["deploy_target"] != "kubernetes":
+        manifests = project / "deploy" / "kubernetes"
+        return [f"{manifests}: rendered for a target other than kubernetes"] if manifests.exists() else []
+    return kubernetes.problems(project, workdir)
 
 
 def is_shell_script(path: Path) -> bool:
@@ -218,6 +281,7 @@ def all_problems(project: Path, venv: Path, workdir: Path, database_url: str, re
         + hadolint_problems(project)
         + compose_problems(project, workdir / "compose")
         + nginx_problems(project, workdir / "nginx")
+        + kubernetes_problems(project, workdir / "kubernetes")
         + shellcheck_problems(project)
         + actionlint_problems(project)
         + check_deploy_problems(project, venv, database_url, redis_url)

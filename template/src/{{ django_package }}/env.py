@@ -6,6 +6,7 @@ deployment stops with a message that says what to fix.
 
 import os
 from ipaddress import ip_network
+from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -15,7 +16,17 @@ FALSE_WORDS = {"0", "false", "no", "off"}
 
 
 def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
+    """The variable's value; or, where NAME_FILE names a file instead (a
+    Docker or Kubernetes secret mounted as a file), that file's content."""
+    path = os.environ.get(f"{name}_FILE")
+    if path is None:
+        return os.environ.get(name, default).strip()
+    if name in os.environ:
+        raise ImproperlyConfigured(f"set {name} or {name}_FILE, not both")
+    try:
+        return Path(path).read_text().strip()
+    except OSError as error:
+        raise ImproperlyConfigured(f"{name}_FILE names a file that cannot be read: {error}") from None
 
 
 def env_bool(name: str, default: bool) -> bool:
