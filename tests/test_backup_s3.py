@@ -24,19 +24,12 @@ from support.s3 import HOST, S3Server
 BUCKET = "obcms-media"  # AWS_STORAGE_BUCKET_NAME in the rendered .env
 ACCESS_KEY = "obcms-test-access-key"
 SECRET_KEY = "obcms-test-secret-key-0123456789abcdef"
-DIRECTORY_MODE = 1 << 31  # SeaweedFS's filer marks directories with Go's os.ModeDir
 
 
-def bucket_entries(server: S3Server, directory: str = "") -> list[dict]:
+def bucket_entries(server: S3Server) -> list[dict]:
     """Every file of the bucket, read from SeaweedFS's filer (behind the S3
     gateway, so the app's S3 client is not the judge of its own work)."""
-    response = server.filer_get(f"/buckets/{BUCKET}/{quote(directory)}")
-    assert response.status == 200, response.status
-    entries = []
-    for entry in json.loads(response.body).get("Entries") or []:
-        key = entry["FullPath"].removeprefix(f"/buckets/{BUCKET}/")
-        entries += bucket_entries(server, key + "/") if entry["Mode"] & DIRECTORY_MODE else [entry]
-    return entries
+    return server.files(BUCKET)
 
 
 def bucket_fingerprint(server: S3Server) -> dict[str, str]:

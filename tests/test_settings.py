@@ -116,7 +116,12 @@ def test_the_example_in_overrides_py_works(project_copy, venv, production_env):
 def test_secrets_may_come_from_files(default_project, venv, production_env, tmp_path):
     """NAME_FILE names a file that holds the value (Docker secrets are files
     in /run/secrets): the swarm target passes its secrets that way."""
-    files = {"SECRET_KEY": LONG_RANDOM * 2, "DATABASE_URL": production_env["DATABASE_URL"]}
+    files = {
+        "SECRET_KEY": LONG_RANDOM * 2,
+        "SECRET_KEY_FALLBACKS": f"{LONG_RANDOM}a, {LONG_RANDOM}b",
+        "DATABASE_URL": production_env["DATABASE_URL"],
+        "REDIS_CACHE_URL": "redis://:a-cache-password@cache:6379/0",
+    }
     env = dict(production_env)
     for name, value in files.items():
         (tmp_path / name).write_text(value + "\n")
@@ -124,11 +129,17 @@ def test_secrets_may_come_from_files(default_project, venv, production_env, tmp_
         env[f"{name}_FILE"] = str(tmp_path / name)
     script = (
         "import json, django; django.setup(); from django.conf import settings; "
-        "print(json.dumps([settings.SECRET_KEY, settings.DATABASES['default']['NAME']]))"
+        "print(json.dumps([settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS, "
+        "settings.DATABASES['default']['NAME'], settings.CACHES['default']['LOCATION']]))"
     )
     result = manage(default_project, venv, env, "shell", "--verbosity", "0", "-c", script)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == [files["SECRET_KEY"], production_env["DATABASE_URL"].rsplit("/", 1)[1]]
+    assert json.loads(result.stdout) == [
+        files["SECRET_KEY"],
+        [f"{LONG_RANDOM}a", f"{LONG_RANDOM}b"],
+        production_env["DATABASE_URL"].rsplit("/", 1)[1],
+        files["REDIS_CACHE_URL"],
+    ]
 
 
 @pytest.mark.parametrize(

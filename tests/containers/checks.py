@@ -12,12 +12,13 @@ WEB_HEALTHCHECK = ["CMD", "python", "scripts/healthcheck.py", "/health/"]
 
 
 def check_services_came_up(deployment: Deployment) -> dict[str, dict]:
-    """db healthy, migrate exited 0, web healthy by the image's own check,
+    """db, redis and cache healthy, migrate exited 0, web healthy by the image's own check,
     celery healthy (its ping answered) and ready, beat running."""
     containers = deployment.containers()
     state = {name: c["State"] for name, c in containers.items()}
     assert state["db"]["Health"]["Status"] == "healthy"
     assert state["redis"]["Health"]["Status"] == "healthy"
+    assert state["cache"]["Health"]["Status"] == "healthy"
     assert (state["migrate"]["Status"], state["migrate"]["ExitCode"]) == ("exited", 0)
     assert containers["web"]["Config"]["Healthcheck"]["Test"] == WEB_HEALTHCHECK
     assert state["web"]["Health"]["Status"] == "healthy"

@@ -40,7 +40,7 @@ import yaml
 from support.http import Response, request
 from support.nginx import make_certificate
 from support.processes import free_port
-from support.render import read_answers
+from support.render import read_answers, read_env_file
 
 from .engine import TEST_PROJECT_PREFIX, DockerEngine
 
@@ -236,6 +236,24 @@ class Deployment:
         self.downs += 1
         (self.workdir / f"compose-logs-{self.downs}.txt").write_text(self.logs())
         self.compose("down", "--remove-orphans", *(["--volumes"] if volumes else []), timeout=240)
+
+    def run_script(self, *args: str, env: dict[str, str] | None = None, timeout: float = 600):
+        """A rendered script (scripts/...) run from the project directory, as
+        an operator runs it: its plain `docker compose` reaches this
+        deployment through COMPOSE_FILE and COMPOSE_PROJECT_NAME, and the
+        test env file's variables come from the environment."""
+        files = [self.project / self.compose_file, self.override_file]
+        script_env = {
+            **self.engine.env(),
+            **read_env_file(self.env_file),
+            "COMPOSE_FILE": ":".join(map(str, files)),
+            "COMPOSE_PROJECT_NAME": self.project_name,
+            **(env or {}),
+        }
+        return subprocess.run(
+            ["bash", *args], cwd=self.project, env=script_env, capture_output=True, text=True, timeout=timeout,
+            check=False,
+        )  # fmt: skip
 
     def logs(self, *services: str) -> str:
         return self.compose("logs", "--no-color", *services, timeout=60, check=False).stdout

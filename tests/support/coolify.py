@@ -22,6 +22,7 @@ def injected_variables(domain: str = "obcms.gov.ph") -> dict[str, str]:
         "SERVICE_PASSWORD_64_METRICS": secrets.token_urlsafe(48),
         "SERVICE_USER_FLOWER": secrets.token_hex(8),
         "SERVICE_PASSWORD_FLOWER": secrets.token_urlsafe(24),
+        "SERVICE_PASSWORD_64_RESTIC": secrets.token_urlsafe(48),
         "SERVICE_FQDN_WEB": domain,
         "SERVICE_URL_WEB": f"https://{domain}",
     }

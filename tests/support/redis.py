@@ -1,6 +1,7 @@
 """A throwaway Redis server on a free loopback port; it can be stopped and
 started again on the same port (to test recovery)."""
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -9,16 +10,25 @@ from .processes import free_port, port_open, start, stop, wait_until
 
 
 class RedisServer:
-    def __init__(self, base: Path, host: str = "127.0.0.1"):
+    def __init__(
+        self, base: Path, host: str = "127.0.0.1", password: str | None = None, options: list[str] | None = None
+    ):
         self.base = base
         self.host = host
         self.port = free_port(host)
+        self.password = password
+        # More redis-server options; later ones win over the defaults below.
+        self.options = options or []
         self.log = base / "redis.log"
         self.process: subprocess.Popen | None = None
 
+    def database_url(self, database: int) -> str:
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}{self.host}:{self.port}/{database}"
+
     @property
     def url(self) -> str:
-        return f"redis://{self.host}:{self.port}/0"
+        return self.database_url(0)
 
     def start(self) -> "RedisServer":
         self.base.mkdir(parents=True, exist_ok=True)
@@ -35,6 +45,8 @@ class RedisServer:
                 "no",
                 "--dir",
                 str(self.base),
+                *(["--requirepass", self.password] if self.password else []),
+                *self.options,
             ],
             self.log,
         )
@@ -45,3 +57,15 @@ class RedisServer:
         if self.process:
             stop(self.process)
             self.process = None
+
+
+def compose_redis_options(project: Path, service: str, env: dict[str, str] | None = None) -> list[str]:
+    """The options docker-compose.prod.yml gives redis-server in `service`, as
+    the real Compose binary reads them (with the project's .env and env)."""
+    from .output_checks import compose_config
+
+    result = compose_config(project, "docker-compose.prod.yml", "--format", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    command = json.loads(result.stdout)["services"][service]["command"]
+    assert command[0] == "redis-server", command
+    return command[1:]

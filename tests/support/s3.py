@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 from pathlib import Path
+from urllib.parse import quote
 
 from .binaries import require
 from .http import request
@@ -21,6 +22,7 @@ from .processes import start, stop, wait_until
 HOST = "127.0.0.2"
 # Components, each with an HTTP and a gRPC port.
 COMPONENTS = ("master", "volume", "filer", "s3", "admin")
+DIRECTORY_MODE = 1 << 31  # SeaweedFS's filer marks directories with Go's os.ModeDir
 
 
 def port_free_on_both(port: int, host: str = HOST) -> bool:
@@ -135,6 +137,16 @@ class S3Server:
             return []
         entries = json.loads(response.body).get("Entries") or []
         return [entry["FullPath"].removeprefix(f"/buckets/{bucket}/") for entry in entries]
+
+    def files(self, bucket: str, directory: str = "") -> list[dict]:
+        """The filer's entry of every file of a bucket, in every directory."""
+        response = self.filer_get(f"/buckets/{bucket}/{quote(directory)}")
+        assert response.status == 200, response.status
+        found = []
+        for entry in json.loads(response.body).get("Entries") or []:
+            key = entry["FullPath"].removeprefix(f"/buckets/{bucket}/")
+            found += self.files(bucket, key + "/") if entry["Mode"] & DIRECTORY_MODE else [entry]
+        return found
 
     def stop(self) -> None:
         if self.process:
