@@ -151,4 +151,5 @@ def test_the_compose_file_gives_the_owner_to_the_migrate_job_only(default_projec
     assert migrate["DATABASE_URL"].startswith("postgres://${POSTGRES_USER:?")
     assert migrate["APP_DATABASE_URL"] == services["web"]["environment"]["DATABASE_URL"]
     knows_the_owner = {name for name, service in services.items() if "${POSTGRES_PASSWORD" in json.dumps(service)}
-    assert knows_the_owner == {"db", "migrate"}
+    # backup: pg_dump of the whole database as its owner, for restore.sh.
+    assert knows_the_owner == {"db", "migrate", "backup"}
