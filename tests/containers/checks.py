@@ -108,7 +108,9 @@ def check_least_privilege(deployment: Deployment) -> None:
         host = containers[name]["HostConfig"]
         added, as_root = PRIVILEGES[name]
         assert host["ReadonlyRootfs"] is True, name
-        assert host["CapDrop"] == ["ALL"] and sorted(host["CapAdd"] or []) == sorted(added), name
+        # The engine reports the added capabilities as CAP_<NAME>.
+        granted = sorted(cap.removeprefix("CAP_") for cap in host["CapAdd"] or [])
+        assert host["CapDrop"] == ["ALL"] and granted == sorted(added), (name, host["CapAdd"])
         assert "no-new-privileges:true" in host["SecurityOpt"], name
         status = deployment.exec(name, "cat", "/proc/1/status")
         effective = int(re.search(r"^CapEff:\s*([0-9a-f]+)$", status, re.M).group(1), 16)
