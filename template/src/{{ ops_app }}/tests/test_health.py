@@ -1,4 +1,5 @@
 import json
+import logging
 
 import pytest
 from django.core.cache import cache
@@ -57,6 +58,19 @@ def test_ready_through_the_proxy_needs_the_token(client, settings):
     assert client.get("/ready/", HTTP_FORWARDED="for=203.0.113.9").status_code == 404
     settings.HEALTH_CHECK_TOKEN = ""
     assert client.get("/ready/", **proxied, HTTP_X_HEALTH_TOKEN="").status_code == 404
+
+
+def test_a_failing_probe_is_a_warning_never_an_error_to_mail(client, settings, caplog):
+    settings.CACHES = UNREACHABLE_CACHE
+    request_log = logging.getLogger("django.request")  # does not propagate to caplog's root handler
+    request_log.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.WARNING):
+            assert client.get("/ready/").status_code == 503
+    finally:
+        request_log.removeHandler(caplog.handler)
+    assert [record.name for record in caplog.records if record.levelno >= logging.ERROR] == []
+    assert "/ready/ answered 503" in caplog.text
 
 
 def test_probes_only_answer_get_and_head(client):
