@@ -9,7 +9,7 @@ import pytest
 from support.postgres import PostgresServer
 from support.redis import RedisServer
 from support.releases import clone_with_releases
-from support.render import project_venv
+from support.render import project_venv, render
 
 DATABASE_NUMBERS = itertools.count(1)
 # Projects' own code and tests, run inside the projects that the tests build.
@@ -23,12 +23,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def default_project(copie_session) -> Path:
-    """The template rendered with every default answer (pytest-copie)."""
-    result = copie_session.copy()
-    if result.exception:
-        raise result.exception
-    return result.project_dir
+def default_project(tmp_path_factory) -> Path:
+    """The template rendered with every default answer."""
+    return render(tmp_path_factory.mktemp("default") / "project")
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ pg_restore, psql and tar run natively
 against the test's PostgreSQL, with the libpq variables the db container
 would have."""
 
-import json
 import re
 import shutil
 import stat
@@ -18,19 +17,17 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from support.backup import SEED, database_fingerprint, files_fingerprint, run_script, script_env
+from support.backup import database_fingerprint, files_fingerprint, run_script, script_env, seed
+from support.compose import services as compose_services
 from support.project import manage
 from support.render import project_env
 
 
 @pytest.fixture
-def volume_project(default_project, tmp_path) -> Path:
-    project = tmp_path / "project"
-    shutil.copytree(default_project, project)
-    (project / "src" / "media").mkdir(exist_ok=True)
-    return project
+def volume_project(project_copy) -> Path:
+    (project_copy / "src" / "media").mkdir(exist_ok=True)
+    return project_copy
 
 
 def test_backup_wipe_restore_gives_back_rows_and_files(volume_project, venv, postgres, redis, tmp_path):
@@ -38,8 +35,7 @@ def test_backup_wipe_restore_gives_back_rows_and_files(volume_project, venv, pos
     database = "backup_volume"
     database_url = postgres.create_database(database)
     env = project_env(project, venv, DATABASE_URL=database_url, REDIS_URL=redis.url)
-    manage(project, venv, env, "migrate_safely").checked()
-    saved = json.loads(manage(project, venv, env, "shell", "--verbosity", "0", "-c", SEED).checked().stdout)
+    saved = seed(project, venv, env)
     env = script_env(env, database_url, "app-password")
 
     rows_before = database_fingerprint(postgres, database)
@@ -103,8 +99,7 @@ def test_the_default_prefixes_reach_what_the_scripts_expect(default_project):
     web and backup services: db has the variables their commands read, web
     mounts the media volume where they look for it (its working directory is
     /app), and so does the backup service, where they run with no prefix."""
-    compose = yaml.safe_load((default_project / "docker-compose.prod.yml").read_text())
-    services = compose["services"]
+    services = compose_services(default_project)
     assert {"POSTGRES_USER", "POSTGRES_DB"} <= set(services["db"]["environment"])
     assert "media:/app/src/media" in services["web"]["volumes"]
     for script in ("backup.sh", "restore.sh"):

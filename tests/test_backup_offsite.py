@@ -15,7 +15,6 @@ at the time it is given."""
 import json
 import re
 import shutil
-import signal
 import subprocess
 import time
 from datetime import datetime, timedelta
@@ -26,7 +25,7 @@ import pytest
 
 from support.backup import SEED, run_script, script_env
 from support.binaries import require
-from support.processes import start, stop
+from support.processes import Process
 from support.project import manage, shell
 from support.render import project_env
 from support.s3 import S3Server
@@ -129,15 +128,18 @@ def test_backups_go_off_site_encrypted_are_thinned_out_and_restore_in_a_drill(
     # The backup service's loop, told to back up two seconds from now.
     at = (datetime.now() + timedelta(seconds=3)).strftime("%H:%M:%S")
     log = tmp_path / "schedule.log"
-    loop = start(["bash", "scripts/backup-schedule.sh"], log, cwd=project, env=env | {"BACKUP_TIME": at})
-    try:
-        deadline = time.monotonic() + 90
-        while "Off-site backup complete" not in log.read_text() and time.monotonic() < deadline:
-            assert loop.poll() is None, log.read_text()
-            time.sleep(0.5)
-        assert "Off-site backup complete" in log.read_text(), log.read_text()
-    finally:
-        assert stop(loop, signal.SIGTERM, timeout=30) == 0, log.read_text()
+    loop = Process()
+    loop.launch(
+        ["bash", "scripts/backup-schedule.sh"],
+        log,
+        lambda: "Off-site backup complete" in log.read_text(),
+        90,
+        "the scheduled backup",
+        interval=0.5,
+        cwd=project,
+        env=env | {"BACKUP_TIME": at},
+    )
+    assert loop.stop(timeout=30) == 0, log.read_text()
     assert f"Next backup: {datetime.now():%Y-%m-%d} {at}" in log.read_text()
     shutil.rmtree(tmp_path / "restic-cache")
 

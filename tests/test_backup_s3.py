@@ -16,9 +16,8 @@ from urllib.parse import quote
 
 import pytest
 
-from support.backup import SEED, database_fingerprint, run_script, script_env
+from support.backup import database_fingerprint, run_script, script_env, seed
 from support.http import request
-from support.project import manage
 from support.render import profile_answers, project_env, project_venv, render
 from support.s3 import HOST, S3Server
 
@@ -80,8 +79,7 @@ def test_backup_wipe_restore_of_an_s3_bucket(s3_project, s3_server, postgres, re
         AWS_S3_ENDPOINT_URL=s3_server.endpoint_url,
     )
     assert env["AWS_STORAGE_BUCKET_NAME"] == BUCKET
-    manage(project, venv, env, "migrate_safely").checked()
-    saved = json.loads(manage(project, venv, env, "shell", "--verbosity", "0", "-c", SEED).checked().stdout)
+    saved = seed(project, venv, env)
     env = script_env(env, database_url, "app-password")
 
     rows_before = database_fingerprint(postgres, database)

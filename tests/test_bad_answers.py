@@ -4,7 +4,7 @@ question and what is allowed, and nothing is rendered."""
 import pytest
 import yaml
 
-from support.render import copier_cli_copy
+from support.render import render
 
 BAD_ANSWERS = [
     ("project_slug", "OBCMS", "must start with a lower-case letter"),
@@ -94,7 +94,7 @@ def test_control_characters_are_refused_and_nothing_is_rendered(question, value,
     answers.write_text(yaml.safe_dump({question: value}))
     assert yaml.safe_load(answers.read_text()) == {question: value}, "the file carries the characters"
     target = tmp_path / "out"
-    result = copier_cli_copy(target, "--data-file", str(answers))
+    result = render(target, data_file=answers, cli=True)
     assert result.returncode != 0
     last_line = result.stderr.strip().splitlines()[-1]
     assert f"'{question}'" in last_line, last_line
@@ -105,12 +105,12 @@ def test_control_characters_are_refused_and_nothing_is_rendered(question, value,
 @pytest.mark.parametrize(("question", "value", "reason"), BAD_ANSWERS, ids=lambda v: str(v)[:30])
 def test_bad_answer_is_refused_and_nothing_is_rendered(question, value, reason, tmp_path):
     target = tmp_path / "out"
-    result = copier_cli_copy(target, "--data", f"{question}={value}")
+    result = render(target, {question: value}, cli=True)
     assert_refused(result, target, question, reason)
 
 
 @pytest.mark.parametrize(("deploy_target", "question", "value", "reason"), BAD_COMBINATIONS, ids=lambda v: str(v)[:30])
 def test_a_combination_a_multi_host_target_cannot_carry_is_refused(deploy_target, question, value, reason, tmp_path):
     target = tmp_path / "out"
-    result = copier_cli_copy(target, "--data", f"deploy_target={deploy_target}", "--data", f"{question}={value}")
+    result = render(target, {"deploy_target": deploy_target, question: value}, cli=True)
     assert_refused(result, target, question, reason)

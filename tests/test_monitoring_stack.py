@@ -25,12 +25,13 @@ import yaml
 from support import monitoring
 from support.backup import run_script, script_env
 from support.binaries import require
-from support.celery import CeleryWorker, compose_environment
+from support.celery import CeleryMetricsExporter, CeleryWorker
+from support.compose import compose_environment
 from support.gunicorn import GunicornServer
 from support.http import request
 from support.nginx import NginxServer, make_certificate
 from support.postgres import PostgresServer
-from support.processes import port_open, start, stop, wait_until
+from support.processes import Listener, wait_until
 from support.project import manage, shell, signed_in_session
 from support.redis import RedisServer
 from support.render import profile_answers, project_env, project_venv, render
@@ -84,6 +85,10 @@ class MonitoringStack:
     def https(self, path: str, **kwargs):
         return request(443, path, host=self.address["nginx"], host_header=DOMAIN, tls_ca=self.ca, **kwargs)
 
+    def start(self, server: Listener) -> Listener:
+        self.processes.append(server)
+        return server.start()
+
     def query(self, promql: str) -> list[dict]:
         try:
             return monitoring.query(self.prometheus, promql)
@@ -91,12 +96,9 @@ class MonitoringStack:
             return []
 
 
-def start_server(stack: MonitoringStack, command: list[str], log: Path, address: str, **kwargs):
-    process = start(command, log, **kwargs)
-    stack.processes.append(process)
+def start_server(stack: MonitoringStack, command: list[str], log: Path, address: str, **popen) -> Listener:
     host, port = address.rsplit(":", 1)
-    wait_until(lambda: port_open(host, int(port)), 30, log.stem, process=process, log=log)
-    return process
+    return stack.start(Listener(command, log, host, int(port), **popen))
 
 
 @pytest.fixture(scope="module")
@@ -146,14 +148,9 @@ def stack(tmp_path_factory):
             address=address["nginx"],
         ).start()
         worker.start()
-        python = str(venv / "bin" / "python")
-        start_server(
-            stack,
-            [python, "manage.py", "celery_metrics", "--address", address["celery-metrics"]],
-            base / "celery-metrics.log",
-            stack.at("celery-metrics", 9808),
-            cwd=project / "src",
-            env=env,
+        # On the port prometheus.yml scrapes, which the compose service passes.
+        stack.start(
+            CeleryMetricsExporter(project, venv, env, base / "celery-metrics.log", address["celery-metrics"], 9808)
         )
         start_server(
             stack,
@@ -229,7 +226,7 @@ def stack(tmp_path_factory):
         yield stack
     finally:
         for process in reversed(stack.processes):
-            stop(process)
+            process.stop()
         smtp.stop()
         worker.stop()
         if nginx:

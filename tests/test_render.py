@@ -6,6 +6,8 @@ import subprocess
 import yaml
 
 from support import output_checks
+from support.compose import services
+from support.render import read_env_file
 
 EXPECTED_FILES = [
     ".copier-answers.yml",
@@ -74,7 +76,7 @@ def test_env_holds_fresh_secrets_and_is_ignored(default_project):
 def test_env_backup_holds_a_fresh_restic_password_and_is_ignored(default_project):
     """The backup service's own env file: the app containers never read it."""
     path = default_project / ".env.backup"
-    values = dict(line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#"))
+    values = read_env_file(path)
     assert len(values["RESTIC_PASSWORD"]) >= 32 and values["RESTIC_REPOSITORY"] == ""
     assert values["RESTIC_PASSWORD"] not in (default_project / ".env.backup.example").read_text()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -82,8 +84,9 @@ def test_env_backup_holds_a_fresh_restic_password_and_is_ignored(default_project
     assert ignored.returncode == 0, ".env.backup must be git-ignored"
     kept = subprocess.run(["git", "check-ignore", "-q", ".env.backup.example"], cwd=default_project, check=False)
     assert kept.returncode == 1, "its example is committed"
-    compose = yaml.safe_load((default_project / "docker-compose.prod.yml").read_text())
-    readers = [name for name, service in compose["services"].items() if ".env.backup" in str(service.get("env_file"))]
+    readers = [
+        name for name, service in services(default_project).items() if ".env.backup" in str(service.get("env_file"))
+    ]
     assert readers == ["backup"]
 
 

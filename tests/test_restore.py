@@ -28,6 +28,7 @@ from support.backup import (
     script_env,
 )
 from support.binaries import postgres_bin
+from support.processes import Process
 from support.project import manage, shell
 from support.render import project_env
 
@@ -145,20 +146,19 @@ def test_a_foreign_backup_or_a_busy_database_is_refused_before_anything_changes(
     )
 
     # A session holds the database, as a serving web does.
-    holder = subprocess.Popen(
+    holder = Process()
+    holder.launch(
         [postgres_bin("psql"), database_url.replace("postgres://", "postgresql://") + "?application_name=web",
          "-c", "SELECT pg_sleep(60)"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        tmp_path / "holder.log",
+        lambda: postgres.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'web'") == "1",
+        5,
+        "a session holding the database",
     )  # fmt: skip
     try:
-        for _ in range(50):
-            if postgres.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'web'") == "1":
-                break
-            subprocess.run(["sleep", "0.1"], check=True)
         refused = run_script(project_copy, env, "scripts/restore.sh", str(backup), "--yes")
     finally:
-        holder.terminate()
-        holder.wait(timeout=10)
+        holder.stop(timeout=10)
     assert refused.returncode == 1
     assert "Other sessions use the database: app (web) from 127.0.0.1." in refused.stderr
     assert "docker compose stop web celery beat backup" in refused.stderr

@@ -11,7 +11,6 @@ Each restart reads .env again, as `docker compose up` recreates containers.
 
 import os
 import secrets
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from support.http import request
 from support.postgres import PostgresServer
 from support.project import manage, shell, signed_in_session
 from support.render import project_env, read_env_file
+from support.text import replace_required
 
 DOMAIN = "obcms.gov.ph"
 ADMIN_PASSWORD = "a-long-test-password-for-the-admin"
@@ -50,17 +50,15 @@ class Deployment:
 
 
 @pytest.fixture
-def deployment(default_project, venv, postgres, redis, tmp_path) -> Deployment:
+def deployment(project_copy, venv, postgres, redis) -> Deployment:
     """A copy of the default render whose .env names a role and database of
     their own, made as the db image makes them from .env on its first start."""
-    project = tmp_path / "project"
-    shutil.copytree(default_project, project)
     name = f"rotation_{secrets.token_hex(4)}"
-    env_file = project / ".env"
-    text = env_file.read_text().replace("POSTGRES_USER=obcms\n", f"POSTGRES_USER={name}\n")
-    env_file.write_text(text.replace("POSTGRES_DB=obcms\n", f"POSTGRES_DB={name}\n"))
+    env_file = project_copy / ".env"
+    text = replace_required(env_file.read_text(), "POSTGRES_USER=obcms\n", f"POSTGRES_USER={name}\n", "the .env")
+    env_file.write_text(replace_required(text, "POSTGRES_DB=obcms\n", f"POSTGRES_DB={name}\n", "the .env"))
     postgres.create_database(name, owner=name, password=read_env_file(env_file)["POSTGRES_PASSWORD"])
-    return Deployment(project, venv, postgres, redis.url)
+    return Deployment(project_copy, venv, postgres, redis.url)
 
 
 def rotate(deployment: Deployment, *args: str, **env: str) -> subprocess.CompletedProcess:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+from support.processes import wait_until
+
 from .deployment import Deployment
 
 # What the rendered Dockerfile's HEALTHCHECK runs; web keeps it (compose adds none).
@@ -57,7 +59,14 @@ def check_front_door(deployment: Deployment) -> None:
 
 def check_monitor_sees_the_celery_heartbeat(deployment: Deployment, token: str) -> None:
     """/health/monitor/: database, cache, and a heartbeat that went beat ->
-    Redis -> worker -> cache, all inside the deployment."""
+    Redis -> worker -> cache, all inside the deployment (beat sends the first
+    one soon after it starts)."""
+    wait_until(
+        lambda: deployment.get("/health/monitor/", headers={"X-Health-Token": token}).status == 200,
+        60,
+        "the Celery heartbeat sent by beat",
+        interval=0.25,
+    )
     response = deployment.get("/health/monitor/", headers={"X-Health-Token": token})
     assert response.status == 200, response.body
     checks = json.loads(response.body)["checks"]

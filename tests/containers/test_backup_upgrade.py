@@ -23,7 +23,6 @@ step; only the backup image is built (FROM each step's PostgreSQL)."""
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import shutil
@@ -33,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import yaml
 
+from support.compose import compose_file
 from support.render import read_env_file, render
 from support.s3 import S3Server
 
@@ -159,7 +158,7 @@ def test_postgres_17_refuses_the_15_data_until_the_upgrade_script_moves_it(stack
     )
     engine.docker("tag", stack.default.image, "obcms:test-pg17")
     deployment.image_tag = "test-pg17"
-    deployment.rendered = yaml.safe_load((deployment.project / deployment.compose_file).read_text())
+    deployment.rendered = compose_file(deployment.project, deployment.compose_file)
     deployment.write_files()
     deployment.compose("build", "backup", timeout=600)
 
@@ -238,6 +237,6 @@ def test_a_new_host_restores_the_off_site_backup(stack: Stack, tmp_path: Path) -
         assert row_counts(deployment) == stack.rows
         cookie = deployment.login("admin", ADMIN_PASSWORD)
         check_upload_served_to_signed_in_users(deployment, *stack.upload, cookie)
-        assert json.loads(deployment.get("/ready/").body)["status"] == "ready"
+        assert deployment.ready()[1]["status"] == "ready"
     finally:
         deployment.down(volumes=True)

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .project import manage, shell
 from .render import project_package
 
 SEED = """
@@ -33,6 +34,13 @@ files = {
 }
 print(json.dumps(sorted(default_storage.save(name, ContentFile(data)) for name, data in files.items())))
 """
+
+
+def seed(project: Path, venv: Path, env: dict) -> list[str]:
+    """The migrations, then SEED's users, group and files; the names the files
+    were saved under."""
+    manage(project, venv, env, "migrate_safely").checked()
+    return shell(project, venv, env, SEED).checked().data
 
 
 def run_script(project: Path, env: dict, *args: str) -> subprocess.CompletedProcess:

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import yaml
 
+from .compose import compose_file
+
 # Keys Coolify's "Docker Compose" build pack understands and Compose does
 # not; Coolify removes them before it runs `docker compose config`.
 COOLIFY_KEYS = ("exclude_from_hc",)
@@ -33,7 +35,7 @@ def prepare_deployment(project: Path, workdir: Path, owner_values: dict[str, str
     .env of the variables it injects plus those the owner set in its UI.
     Returns the injected ones."""
     workdir.mkdir(parents=True, exist_ok=True)
-    compose = yaml.safe_load((project / "docker-compose.prod.yml").read_text())
+    compose = compose_file(project)
     for service in compose["services"].values():
         for key in COOLIFY_KEYS:
             service.pop(key, None)

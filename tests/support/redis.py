@@ -3,14 +3,14 @@ started again on the same port (to test recovery)."""
 
 import json
 import shlex
-import subprocess
 from pathlib import Path
 
 from .binaries import require
-from .processes import free_port, port_open, start, stop, wait_until
+from .compose import PRODUCTION, compose_config
+from .processes import Process, free_port, port_open
 
 
-class RedisServer:
+class RedisServer(Process):
     def __init__(
         self, base: Path, host: str = "127.0.0.1", password: str | None = None, options: list[str] | None = None
     ):
@@ -21,7 +21,6 @@ class RedisServer:
         # More redis-server options; later ones win over the defaults below.
         self.options = options or []
         self.log = base / "redis.log"
-        self.process: subprocess.Popen | None = None
 
     def database_url(self, database: int) -> str:
         auth = f":{self.password}@" if self.password else ""
@@ -33,7 +32,7 @@ class RedisServer:
 
     def start(self) -> "RedisServer":
         self.base.mkdir(parents=True, exist_ok=True)
-        self.process = start(
+        self.launch(
             [
                 require("redis-server"),
                 "--bind",
@@ -50,14 +49,11 @@ class RedisServer:
                 *self.options,
             ],
             self.log,
+            lambda: port_open(self.host, self.port),
+            15,
+            "Redis",
         )
-        wait_until(lambda: port_open(self.host, self.port), 15, "Redis", process=self.process, log=self.log)
         return self
-
-    def stop(self) -> None:
-        if self.process:
-            stop(self.process)
-            self.process = None
 
 
 def compose_redis_options(project: Path, service: str, env: dict[str, str] | None = None) -> list[str]:
@@ -65,9 +61,7 @@ def compose_redis_options(project: Path, service: str, env: dict[str, str] | Non
     the real Compose binary reads them (with the project's .env and env).
     The service runs `sh -c 'exec redis-server - OPTIONS <<EOF ...'` (the
     password arrives on standard input); its first line holds the options."""
-    from .output_checks import compose_config
-
-    result = compose_config(project, "docker-compose.prod.yml", "--format", "json", env=env)
+    result = compose_config(project, PRODUCTION, "--format", "json", env=env)
     assert result.returncode == 0, result.stderr
     command = json.loads(result.stdout)["services"][service]["command"]
     assert command[:2] == ["sh", "-c"], command

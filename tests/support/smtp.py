@@ -3,37 +3,32 @@ test requirements) with its Mailbox handler, which writes a Maildir."""
 
 import mailbox
 import re
-import subprocess
 import sys
 from email.header import decode_header, make_header
 from pathlib import Path
 
-from .processes import free_port, port_open, start, stop, wait_until
+from .processes import Process, free_port, port_open, wait_until
 
 
-class SmtpSink:
+class SmtpSink(Process):
     def __init__(self, base: Path, host: str = "127.0.0.1", port: int | None = None):
         self.base = base
         self.host = host
         self.port = port or free_port(host)
         self.maildir = base / "maildir"
         self.log = base / "smtp.log"
-        self.process: subprocess.Popen | None = None
 
     def start(self) -> "SmtpSink":
         self.base.mkdir(parents=True, exist_ok=True)
-        self.process = start(
+        self.launch(
             [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"{self.host}:{self.port}"]
             + ["-c", "aiosmtpd.handlers.Mailbox", str(self.maildir)],
             self.log,
+            lambda: port_open(self.host, self.port),
+            30,
+            "SMTP sink",
         )
-        wait_until(lambda: port_open(self.host, self.port), 30, "SMTP sink", process=self.process, log=self.log)
         return self
-
-    def stop(self) -> None:
-        if self.process:
-            stop(self.process)
-            self.process = None
 
     def messages(self) -> list:
         """Every message received so far, oldest first."""

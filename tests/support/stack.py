@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
-from .celery import compose_environment
+from .compose import compose_environment
 from .gunicorn import GunicornServer
 from .http import Response, request
 from .nginx import NginxServer, make_certificate
