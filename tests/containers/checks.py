@@ -55,6 +55,21 @@ def check_front_door(deployment: Deployment) -> None:
     assert static.status == 200
     assert static.header("content-encoding") == "br"
     assert "immutable" in static.header("cache-control")
+    if deployment.has_nginx:
+        check_nginx_writes_where_it_must(deployment)
+
+
+def check_nginx_writes_where_it_must(deployment: Deployment) -> None:
+    """nginx's root file system is read-only, yet it keeps its copy of the
+    hashed file just fetched, and a deploy can write its switch file."""
+    wait_until(
+        lambda: deployment.exec("nginx", "find", "/var/cache/nginx/static", "-type", "f").strip(),
+        10,
+        "nginx's copy of the hashed stylesheet in /var/cache/nginx/static",
+    )
+    switch = "/etc/nginx/deploy/probe.conf"
+    deployment.exec("nginx", "sh", "-c", f"printf '# probe\\n' >{switch} && rm {switch}")
+    assert "Read-only file system" in deployment.exec("nginx", "sh", "-c", "touch /etc/nginx/probe 2>&1 || true")
 
 
 def check_monitor_sees_the_celery_heartbeat(deployment: Deployment, token: str) -> None:
