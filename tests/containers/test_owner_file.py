@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from support.facts import computed_values
 from support.postgres import PostgresServer
 from support.render import read_env_file
 
@@ -91,7 +92,14 @@ def stack(
             with (server.data / "pg_hba.conf").open("a") as hba:
                 hba.write(f"host all all {deployment.subnets['default']} scram-sha-256\n")
             server.start()
-            url = server.create_database(env["POSTGRES_DB"], env["POSTGRES_USER"], env["POSTGRES_PASSWORD"])
+            # The owner of the tables (the migrate job's; the db service's client
+            # tools) may create the application's role, as on a managed server.
+            owner_url = server.create_database(env["POSTGRES_DB"], env["POSTGRES_USER"], env["POSTGRES_PASSWORD"])
+            server.psql(f"ALTER ROLE {env['POSTGRES_USER']} CREATEROLE")
+            app_user = computed_values()["app_database_user"]
+            app_url = (
+                f"postgres://{app_user}:{env['POSTGRES_APP_PASSWORD']}@{gateway}:{server.port}/{env['POSTGRES_DB']}"
+            )
             # The containers `up --no-start` made go (the networks stay): a
             # container that compose recreates keeps the volumes of the old
             # one at the image's VOLUME paths, so db would still mount
@@ -99,7 +107,7 @@ def stack(
             # that (the runbook says so); this one starts without.
             deployment.compose("rm", "--force", "--stop", timeout=120)
             with (deployment.project / ".env").open("a") as dotenv:
-                dotenv.write(f"DATABASE_URL={url}\n")
+                dotenv.write(f"MIGRATE_DATABASE_URL={owner_url}\nDATABASE_URL={app_url}\nAPP_DATABASE_URL={app_url}\n")
             image_name = f"{deployment.answers['project_slug']}:{image.tag}"
             owner = OWNER_FILE.format(gateway=gateway, port=server.port, image=image_name)
             (deployment.project / "docker-compose.owner.yml").write_text(owner)
@@ -124,9 +132,13 @@ def test_the_app_runs_on_the_database_outside_the_compose_file(stack: tuple[Depl
     # every container of the image, and no PostgreSQL runs on it.
     names = [mount.get("Name", "") for mount in containers["db"]["Mounts"]]
     assert [name for name in names if name.startswith(f"{deployment.project_name}_")] == []
-    # The user is in the host's PostgreSQL, where the migrate job made the tables.
+    # The user is in the host's PostgreSQL, where the migrate job made the
+    # tables and the application's role (the reports service below counts
+    # users through it).
     env = read_env_file(deployment.project / ".env")
     assert server.psql("SELECT username FROM auth_user", env["POSTGRES_DB"]) == "owner"
+    app_user = computed_values()["app_database_user"]
+    assert server.psql(f"SELECT rolcreaterole FROM pg_roles WHERE rolname = '{app_user}'") == "f"
     count = "from django.contrib.auth.models import User; print(User.objects.count())"
     assert deployment.django_shell(count, service="reports").strip().splitlines()[-1] == "1"
 

@@ -288,7 +288,11 @@ def adopt(repository: Path, options: Options) -> Outcome:
         owner_reqs = owner_requirement_files(work)
         reqs = requirements.read(owner_reqs, work, rendered)
         outcome.upfront = changes.up_front(
-            changes.installed(python_before), requirements.template_pins(rendered), reqs, src
+            changes.installed(python_before),
+            requirements.template_pins(rendered),
+            reqs,
+            src,
+            locks=(rendered / "scripts" / "lock-requirements.sh").exists(),
         )
 
         # -- the template's files ---------------------------------------------------------
