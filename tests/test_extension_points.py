@@ -205,7 +205,9 @@ def test_an_update_adds_compose_file_to_an_existing_env(next_release_clone, tmp_
     added = [line for line in env_after[len(env_before) :].splitlines() if line and not line.startswith("#")]
     assert added == [f"COMPOSE_FILE={COMPOSE_FILE}"]
     assert (project / "docker-compose.owner.yml").exists()
-    assert "certbot" in config(project)["services"]
+    # The owner adds what the update says .env lacks (a new secret among them).
+    assert "POSTGRES_APP_PASSWORD" in result.stdout + result.stderr
+    assert "certbot" in config(project, env={"POSTGRES_APP_PASSWORD": "the-owners-new-secret"})["services"]
 
     # Run again (a second update to the same release): nothing changes.
     hook = clone / "hooks/migrations/compose_file.py"
