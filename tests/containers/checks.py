@@ -63,7 +63,9 @@ def check_nginx_writes_where_it_must(deployment: Deployment) -> None:
     """nginx's root file system is read-only, yet it keeps its copy of the
     hashed file just fetched, and a deploy can write its switch file."""
     wait_until(
-        lambda: deployment.exec("nginx", "find", "/var/cache/nginx/static", "-type", "f").strip(),
+        # As nginx's user, who owns the cache: root in the container has no
+        # capability to read other users' directories.
+        lambda: deployment.exec("nginx", "find", "/var/cache/nginx/static", "-type", "f", user="nginx").strip(),
         10,
         "nginx's copy of the hashed stylesheet in /var/cache/nginx/static",
     )
@@ -148,7 +150,8 @@ def check_least_privilege(deployment: Deployment) -> None:
     assert password not in deployment.exec("redis", "cat", "/proc/1/cmdline")
     assert "NOAUTH" in deployment.exec("redis", "sh", "-c", "REDISCLI_AUTH= redis-cli ping 2>&1 || true")
 
-    web_env = dict(e.split("=", 1) for e in containers["web"]["Config"]["Env"])
+    # An entry without "=" is a variable passed on without a value.
+    web_env = dict(e.split("=", 1) for e in containers["web"]["Config"]["Env"] if "=" in e)
     app_role = deployment.answers["project_slug"].replace("-", "_") + "_app"
     assert web_env["DATABASE_URL"].startswith(f"postgres://{app_role}:")
     attempt = (
