@@ -62,8 +62,11 @@ def check_front_door(deployment: Deployment) -> None:
 def check_nginx_writes_where_it_must(deployment: Deployment) -> None:
     """nginx's root file system is read-only, yet it keeps its copy of the
     hashed file just fetched, and a deploy can write its switch file."""
+    # As nginx's user: the workers' cache directories are theirs alone, and
+    # root in the container has no capability to read them.
+    find = ("exec", "-T", "--user", "nginx", "nginx", "find", "/var/cache/nginx/static", "-type", "f")
     wait_until(
-        lambda: deployment.exec("nginx", "find", "/var/cache/nginx/static", "-type", "f").strip(),
+        lambda: deployment.compose(*find).stdout.strip(),
         10,
         "nginx's copy of the hashed stylesheet in /var/cache/nginx/static",
     )
