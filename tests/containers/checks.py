@@ -151,7 +151,8 @@ def check_least_privilege(deployment: Deployment) -> None:
     assert password not in deployment.exec("redis", "cat", "/proc/1/cmdline")
     assert "NOAUTH" in deployment.exec("redis", "sh", "-c", "REDISCLI_AUTH= redis-cli ping 2>&1 || true")
 
-    web_env = dict(e.split("=", 1) for e in containers["web"]["Config"]["Env"])
+    # An entry without "=" is a variable the compose file names but leaves unset.
+    web_env = dict(e.split("=", 1) for e in containers["web"]["Config"]["Env"] if "=" in e)
     app_role = deployment.answers["project_slug"].replace("-", "_") + "_app"
     assert web_env["DATABASE_URL"].startswith(f"postgres://{app_role}:")
     attempt = (
