@@ -19,7 +19,7 @@ from copier import run_copy
 
 from . import AdoptionError, celery_app, changes, ignores, pytest_config, releases, requirements, urls
 from .compare import covers, key, status
-from .evaluate import Evaluation, evaluate, placeholder_env
+from .evaluate import TEMPLATE_PATHS, Evaluation, evaluate, placeholder_env
 from .governed import GOVERNED
 from .owner import (
     OwnerProject,
@@ -57,12 +57,6 @@ SETTINGS_FILES = {
     "test": "src/{package}/settings/test.py",
 }
 CARRIED_HEADER = "# Your settings, carried from {source}\n# when this repository adopted the deployment template."
-PROBE_PATHS = ("/health/", "/ready/", "/health/monitor/")
-# Paths the template answers ahead of any route of the owner's, and why.
-TEMPLATE_PATHS = {
-    **dict.fromkeys(PROBE_PATHS, "the template's probe answers it first"),
-    "/metrics": "the template's /metrics answers it first, only to Authorization: Bearer METRICS_TOKEN",
-}
 
 
 @dataclass
