@@ -62,10 +62,11 @@ def check_front_door(deployment: Deployment) -> None:
 def check_nginx_writes_where_it_must(deployment: Deployment) -> None:
     """nginx's root file system is read-only, yet it keeps its copy of the
     hashed file just fetched, and a deploy can write its switch file."""
+    # As nginx's user: the workers' cache directories are theirs alone, and
+    # root in the container has no capability to read them.
+    find = ("exec", "-T", "--user", "nginx", "nginx", "find", "/var/cache/nginx/static", "-type", "f")
     wait_until(
-        # As nginx's user, who owns the cache: root in the container has no
-        # capability to read other users' directories.
-        lambda: deployment.exec("nginx", "find", "/var/cache/nginx/static", "-type", "f", user="nginx").strip(),
+        lambda: deployment.compose(*find).stdout.strip(),
         10,
         "nginx's copy of the hashed stylesheet in /var/cache/nginx/static",
     )
@@ -150,7 +151,7 @@ def check_least_privilege(deployment: Deployment) -> None:
     assert password not in deployment.exec("redis", "cat", "/proc/1/cmdline")
     assert "NOAUTH" in deployment.exec("redis", "sh", "-c", "REDISCLI_AUTH= redis-cli ping 2>&1 || true")
 
-    # An entry without "=" is a variable passed on without a value.
+    # An entry without "=" is a variable the compose file names but leaves unset.
     web_env = dict(e.split("=", 1) for e in containers["web"]["Config"]["Env"] if "=" in e)
     app_role = deployment.answers["project_slug"].replace("-", "_") + "_app"
     assert web_env["DATABASE_URL"].startswith(f"postgres://{app_role}:")

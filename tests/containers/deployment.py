@@ -308,11 +308,8 @@ class Deployment:
         found = json.loads(self.engine.docker("inspect", *ids, timeout=60).stdout)
         return {c["Config"]["Labels"]["com.docker.compose.service"]: c for c in found}
 
-    def exec(
-        self, service: str, *command: str, env: dict[str, str] | None = None, user: str = "", timeout: float = 120
-    ) -> str:
+    def exec(self, service: str, *command: str, env: dict[str, str] | None = None, timeout: float = 120) -> str:
         flags = [arg for key, value in (env or {}).items() for arg in ("--env", f"{key}={value}")]
-        flags += ["--user", user] if user else []
         return self.compose("exec", "-T", *flags, service, *command, timeout=timeout).stdout
 
     def ready(self) -> tuple[int, dict]:
