@@ -12,6 +12,7 @@ import subprocess
 
 import pytest
 import yaml
+from packaging.version import Version
 
 from support.compose import compose_file, plain_compose
 from support.facts import computed_values, copier_config
@@ -177,19 +178,22 @@ def test_coolify_has_no_owner_file_and_no_compose_file_setting(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def next_release_clone(tmp_path_factory):
-    """A clone of the template whose HEAD (the working tree) is tagged as the
-    release that brings COMPOSE_FILE (its _migrations entry)."""
+def compose_file_release(tmp_path_factory):
+    """A clone of the template with its releases, the release that brings
+    COMPOSE_FILE (its _migrations entry; HEAD, the working tree, stands in
+    for it until it is released) and the last release before it."""
     migrations = copier_config()["_migrations"]
     version = next(m["version"] for m in migrations if "compose_file.py" in " ".join(m["command"]))
-    clone = clone_with_releases(tmp_path_factory.mktemp("next-release") / "template")
-    git(clone, "tag", version)
-    return clone, version
+    clone = clone_with_releases(tmp_path_factory.mktemp("releases") / "template")
+    tags = [tag for tag, _ in releases()]
+    if version not in tags:
+        git(clone, "tag", version)
+    before = [tag for tag in tags if Version(tag) < Version(version)][-1]
+    return clone, before, version
 
 
-def test_an_update_adds_compose_file_to_an_existing_env(next_release_clone, tmp_path):
-    clone, version = next_release_clone
-    last, _ = releases()[-1]
+def test_an_update_adds_compose_file_to_an_existing_env(compose_file_release, tmp_path):
+    clone, last, version = compose_file_release
     project = render(tmp_path / "project", vcs_ref=last, template=clone)
     git(project, "add", "--all")
     git(project, "commit", "--quiet", "--message", f"Rendered at {last}")
