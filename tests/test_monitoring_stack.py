@@ -114,6 +114,8 @@ def stack(tmp_path_factory):
     redis = RedisServer(base / "redis", host=address["redis"]).start()
     media = Path(tempfile.mkdtemp(prefix="obcms-test-media-"))
     media.chmod(0o755)
+    upload_temp = base / "upload-temp"  # the compose file's upload_tmp volume
+    upload_temp.mkdir()
     database_url = postgres.create_database("monitoring")
     smtp = SmtpSink(base / "smtp", host=address["smtp"], port=SMTP_PORT)
     env = {
@@ -121,6 +123,7 @@ def stack(tmp_path_factory):
         "DATABASE_URL": database_url,
         "REDIS_URL": redis.url,
         "MEDIA_ROOT": str(media),
+        "FILE_UPLOAD_TEMP_DIR": str(upload_temp),
         "CELERY_SOFT_SHUTDOWN_TIMEOUT": "1",
         # Alerts go through the project's own e-mail settings, to the sink.
         **smtp.settings,
