@@ -32,6 +32,7 @@ import json
 import random
 import re
 import shutil
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -269,6 +270,14 @@ class Deployment:
         wait_until(lambda: verified(self.https_port, root, self.domain), timeout, "nginx serving the CA's certificate")
         self.ca = self.workdir / "acme-root.pem"
         self.ca.write_text(root)
+
+    def trust_served_certificate(self) -> None:
+        """Without Pebble (a deploy by the project's own script, not up()):
+        trust the self-signed stand-in nginx serves until certbot has one."""
+        pem = ssl.get_server_certificate(("127.0.0.1", self.https_port))
+        assert verified(self.https_port, pem, self.domain), "nginx's certificate does not name the domain"
+        self.ca = self.workdir / "served.pem"
+        self.ca.write_text(pem)
 
     def down(self, *, volumes: bool) -> None:
         # The logs go with the containers: keep them beside the project for a look afterwards.
