@@ -43,7 +43,7 @@ from urllib.parse import urlencode
 
 import yaml
 
-from support.acme import AcmeServer, verified
+from support.acme import AcmeServer, served_der, verified
 from support.compose import compose_file
 from support.http import Response, request
 from support.processes import free_port, wait_until
@@ -274,7 +274,7 @@ class Deployment:
     def trust_served_certificate(self) -> None:
         """Without Pebble (a deploy by the project's own script, not up()):
         trust the self-signed stand-in nginx serves until certbot has one."""
-        pem = ssl.get_server_certificate(("127.0.0.1", self.https_port))
+        pem = ssl.DER_cert_to_PEM_cert(served_der(self.https_port, self.domain))
         assert verified(self.https_port, pem, self.domain), "nginx's certificate does not name the domain"
         self.ca = self.workdir / "served.pem"
         self.ca.write_text(pem)

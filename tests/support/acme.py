@@ -115,14 +115,19 @@ class AcmeServer:
         self.processes = []
 
 
-def served_certificate(port: int, name: str, host: str = "127.0.0.1") -> dict[str, str]:
-    """Serial, issuer, subject and names of the certificate nginx presents for this name."""
+def served_der(port: int, name: str, host: str = "127.0.0.1") -> bytes:
+    """The certificate nginx presents for this name (SNI), unchecked, as DER."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     with socket.create_connection((host, port), timeout=5) as raw:
         with context.wrap_socket(raw, server_hostname=name) as tls:
-            der = tls.getpeercert(binary_form=True)
+            return tls.getpeercert(binary_form=True)
+
+
+def served_certificate(port: int, name: str, host: str = "127.0.0.1") -> dict[str, str]:
+    """Serial, issuer, subject and names of the certificate nginx presents for this name."""
+    der = served_der(port, name, host)
     result = subprocess.run(
         [require("openssl"), "x509", "-inform", "der", "-noout", "-serial", "-issuer", "-subject"]
         + ["-ext", "subjectAltName"],
