@@ -129,13 +129,13 @@ def stack(tmp_path_factory):
         **smtp.settings,
     }
     env = project_env(project, venv, **env)
-    manage(project, venv, env, "collectstatic", "--noinput").checked()
-    manage(project, venv, env, "migrate_safely").checked()
     worker = CeleryWorker(project, venv, env, base / "worker.log")
     ca = make_certificate(base / "certs", [DOMAIN, f"www.{DOMAIN}"])
     stack = MonitoringStack(project, venv, env, address, postgres, worker, smtp, ca)
     gunicorn = nginx = None
-    try:
+    try:  # from here on, whatever fails stops the servers already started
+        manage(project, venv, env, "collectstatic", "--noinput").checked()
+        manage(project, venv, env, "migrate_safely").checked()
         # The backup job leaves its success time where node-exporter reads it.
         (project / "src" / "media").mkdir(exist_ok=True)
         backup = run_script(project, script_env(env, database_url, "app-password"), "scripts/backup.sh")
