@@ -122,6 +122,13 @@ def test_the_monitoring_services_have_memory_limits_too(tmp_path):
     assert limits["memory"] == str(100 * 1024**2)
 
 
+def run_bare(project, *command: str) -> subprocess.CompletedProcess:
+    """A rendered script run from the project with PATH alone: only .env can give it COMPOSE_FILE."""
+    return subprocess.run(
+        command, cwd=project, env={"PATH": os.environ["PATH"]}, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
 def test_scripts_refuse_to_run_without_compose_file(project_copy):
     """Without COMPOSE_FILE, plain `docker compose` would read
     docker-compose.yml, the development stack: the scripts say so and stop."""
@@ -138,15 +145,7 @@ def test_scripts_refuse_to_run_without_compose_file(project_copy):
     }
     env_before = env_file.read_text()
     for script, arguments in scripts.items():
-        result = subprocess.run(
-            ["bash", f"scripts/{script}", *arguments],
-            cwd=project_copy,
-            env={"PATH": os.environ["PATH"]},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = run_bare(project_copy, "bash", f"scripts/{script}", *arguments)
         assert result.returncode == 2, (script, result.stdout, result.stderr)
         assert result.stderr.strip() == f"COMPOSE_FILE is not set in .env: add the line COMPOSE_FILE={COMPOSE_FILE}"
     assert not (project_copy / "backups").exists(), "nothing was written"
@@ -155,15 +154,7 @@ def test_scripts_refuse_to_run_without_compose_file(project_copy):
     git(project_copy, "add", "--all")
     git(project_copy, "commit", "--quiet", "--message", "the release")
     for script in ("deploy.sh", "rollback.sh"):
-        result = subprocess.run(
-            ["sh", f"scripts/{script}"],
-            cwd=project_copy,
-            env={"PATH": os.environ["PATH"]},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = run_bare(project_copy, "sh", f"scripts/{script}")
         assert result.returncode == 1, (script, result.stdout, result.stderr)
         assert result.stderr.strip().endswith(
             f"COMPOSE_FILE is not set in .env: add the line COMPOSE_FILE={COMPOSE_FILE}"
