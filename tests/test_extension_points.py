@@ -122,6 +122,18 @@ def test_the_monitoring_services_have_memory_limits_too(tmp_path):
     assert limits["memory"] == str(100 * 1024**2)
 
 
+def test_nginx_s_limit_holds_its_tmpfs_of_request_bodies(tmp_path):
+    """nginx buffers request bodies in a tmpfs, which counts in its memory
+    limit: a larger max_request_body_mb raises the limit with it."""
+    for body_mb in (100, 500):
+        project = render(tmp_path / str(body_mb), {"max_request_body_mb": body_mb})
+        nginx = config(project)["services"]["nginx"]
+        (tmpfs,) = [entry for entry in nginx["tmpfs"] if entry.startswith("/var/cache/nginx:")]
+        buffer_bytes = int(tmpfs.split("size=")[1].rstrip("m")) * 1024**2
+        assert buffer_bytes >= 2 * body_mb * 1024**2, tmpfs
+        assert int(nginx["deploy"]["resources"]["limits"]["memory"]) >= buffer_bytes + 64 * 1024**2, body_mb
+
+
 def run_bare(project, *command: str) -> subprocess.CompletedProcess:
     """A rendered script run from the project with PATH alone: only .env can give it COMPOSE_FILE."""
     return subprocess.run(
