@@ -1,0 +1,110 @@
+"""deploy_target swarm, as rendered: the stack file passes the docker CLI's
+own reading (`docker stack config`) and the Compose parser, says what the
+runbook promises (rolling updates, one beat, the database pinned, nginx on
+every node), and shares its facts with the compose target: the same
+images, commands, probe and environment. The two-node run is
+tests/containers/test_swarm.py."""
+
+import pytest
+import yaml
+
+from support import output_checks
+from support.facts import computed_values
+from support.render import profile_answers, read_answers, read_env_file, render
+
+SWARM = profile_answers("swarm-minio")
+
+
+@pytest.fixture(scope="module")
+def swarm_project(tmp_path_factory):
+    return render(tmp_path_factory.mktemp("swarm") / "project", {**SWARM, "use_cloudflare": True})
+
+
+@pytest.fixture(scope="module")
+def compose_project(tmp_path_factory):
+    """The compose target with the same answers otherwise."""
+    answers = {**SWARM, "deploy_target": "compose", "use_cloudflare": True}
+    return render(tmp_path_factory.mktemp("compose") / "project", answers)
+
+
+def stack(project) -> dict:
+    return yaml.safe_load((project / "docker-compose.prod.yml").read_text())
+
+
+def test_the_render_passes_the_output_checks(swarm_project, tmp_path):
+    problems = (
+        output_checks.jinja_leftovers(swarm_project)
+        + output_checks.untidy_text(swarm_project)
+        + output_checks.compose_problems(swarm_project, tmp_path / "compose")
+        + output_checks.nginx_problems(swarm_project, tmp_path / "nginx")
+        + output_checks.shellcheck_problems(swarm_project)
+    )
+    assert problems == []
+
+
+def test_docker_stack_config_refuses_what_the_deploy_script_did_not_set(swarm_project, tmp_path):
+    env = output_checks.swarm_deploy_env(swarm_project, tmp_path)
+    del env["SECRETS_VERSION"]
+    result = output_checks.stack_config(swarm_project, env)
+    assert result.returncode != 0
+    assert "SECRETS_VERSION" in result.stderr and "deploy with the swarm deploy script" in result.stderr
+
+
+def test_services_update_one_task_at_a_time_and_roll_back(swarm_project):
+    services = stack(swarm_project)["services"]
+    for name in ("web", "celery"):
+        update = services[name]["deploy"]["update_config"]
+        assert (update["parallelism"], update["order"], update["failure_action"]) == (1, "start-first", "rollback")
+        assert services[name]["deploy"]["rollback_config"]["order"] == "start-first"
+        assert services[name]["healthcheck"]["test"]
+    beat = services["beat"]["deploy"]
+    assert beat["replicas"] == 1
+    assert beat["update_config"]["order"] == beat["rollback_config"]["order"] == "stop-first"
+    assert services["web"]["deploy"]["endpoint_mode"] == "dnsrr"
+    migrate = services["migrate"]["deploy"]
+    assert (migrate["mode"], migrate["restart_policy"]["condition"]) == ("replicated-job", "none")
+
+
+def test_the_database_and_redis_stay_on_the_labelled_node_and_nginx_on_every_node(swarm_project):
+    label = computed_values(**read_answers(swarm_project))["swarm_data_label"]
+    services = stack(swarm_project)["services"]
+    for name in ("db", "redis"):
+        assert services[name]["deploy"]["placement"]["constraints"] == [f"node.labels.{label} == true"]
+        assert services[name]["deploy"]["update_config"]["order"] == "stop-first"
+    nginx = services["nginx"]
+    assert nginx["deploy"]["mode"] == "global"
+    assert {port["mode"] for port in nginx["ports"]} == {"host"}
+    conf = (swarm_project / "deploy" / "nginx" / "obcms.conf").read_text()
+    assert "set $web_upstream http://tasks.web:8000;" in conf
+
+
+def test_secrets_are_docker_secrets_never_environment(swarm_project):
+    document = stack(swarm_project)
+    secret_names = computed_values(**read_answers(swarm_project))["app_secret_variables"]
+    for name in ("web", "celery", "beat", "migrate"):
+        environment = document["x-app"]["environment"] | document["services"][name].get("environment", {})
+        for secret in secret_names:
+            assert secret not in environment, (name, secret)
+            assert environment[f"{secret}_FILE"] == f"/run/secrets/{secret.lower()}"
+    script = (swarm_project / "scripts" / "swarm-deploy.sh").read_text()
+    for secret in [*secret_names, "POSTGRES_PASSWORD", "REDIS_PASSWORD"]:
+        assert secret in script.split("grep -v -E '")[1].split("'")[0], secret
+
+
+def test_the_swarm_target_shares_its_facts_with_compose(swarm_project, compose_project):
+    """Images, commands, the probe, the port and the environment's names
+    are those of the compose target (one source: copier.yml)."""
+    swarm, compose = stack(swarm_project)["services"], stack(compose_project)["services"]
+    for name in ("db", "redis", "nginx"):
+        assert swarm[name]["image"] == compose[name]["image"], name
+    for name in ("migrate", "celery", "beat"):
+        assert swarm[name]["command"] == compose[name]["command"], name
+    assert swarm["celery"]["healthcheck"]["test"] == compose["celery"]["healthcheck"]["test"]
+    health_path = computed_values()["health_path"]
+    assert swarm["web"]["healthcheck"]["test"] == ["CMD", "python", "scripts/healthcheck.py", health_path]
+    assert f'"scripts/healthcheck.py", "{health_path}"]' in (compose_project / "Dockerfile").read_text()
+    # The rest of the environment comes from .env (env_file) in both.
+    swarm_names = {name.removesuffix("_FILE") for name in stack(swarm_project)["x-app"]["environment"]}
+    swarm_names |= set(read_env_file(swarm_project / ".env.example"))
+    assert set(stack(compose_project)["x-app"]["environment"]) <= swarm_names
+    assert (swarm_project / "Dockerfile").read_text() == (compose_project / "Dockerfile").read_text()
