@@ -301,8 +301,14 @@ def test_the_owners_tests_give_the_same_results_and_the_project_deploys(
     after = owner_outcomes(tests.stdout, ".")
     print(f"{name}: {len(after)} owner tests before and after; suite {time.monotonic() - started:.1f} s")
     assert adoption.before_tests and set(adoption.before_tests.values()) == {"PASSED"}
-    assert after == adoption.before_tests, tests.stdout[-4000:]
-    assert tests.returncode == 0, tests.stdout[-6000:] + tests.stderr[-2000:]
+    changed = {test for test in after if after[test] != adoption.before_tests.get(test)}
+    if name == "settings-package":
+        # Its open django_prometheus /metrics becomes the template's, token only: said up front, the one change.
+        assert "/metrics (your django_prometheus" in adoption.output.split("Before and after")[0]
+        assert changed == {"src/communities/tests.py::test_metrics_are_exported"}, tests.stdout[-4000:]
+    else:
+        assert not changed and tests.returncode == 0, tests.stdout[-6000:] + tests.stderr[-2000:]
+    assert set(after) == set(adoption.before_tests), tests.stdout[-4000:]
     assert "src/ops/tests/test_media.py::test_anonymous_users_are_sent_to_sign_in PASSED" in tests.stdout
     assert "coverage: " in tests.stdout or "Cover" in tests.stdout  # the owner's --cov options still apply
 

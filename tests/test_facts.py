@@ -12,11 +12,10 @@ from support.facts import computed_values, images, owner_markers
 from support.output_checks import rendered_files
 from support.render import read_answers, render
 
-# Another Python and PostgreSQL than the defaults, and PgBouncer's image.
-OTHER_ANSWERS = {"python_version": "3.12", "postgres_version": "18", "db_pooling": "pgbouncer"}
-# The official images the template builds on, wherever a file names one
-# (compose files, Dockerfiles, docs); not a host:port such as @redis:6379.
-IMAGE_MENTION = re.compile(r"(?<![\w@/.-])(?:python|postgres|redis|nginx|debian):[\w${}.-]+")
+# Another Python and PostgreSQL than the defaults, PgBouncer's image and the
+# monitoring images: with the defaults, these answers use every image of
+# copier.yml.
+OTHER_ANSWERS = {"python_version": "3.12", "postgres_version": "18", "db_pooling": "pgbouncer", "use_monitoring": True}
 ARG_DEFAULT = re.compile(r"^ARG (\w+)=(\S+)$", re.MULTILINE)
 DATABASE_URL = re.compile(r"postgres://[^\s\"']+")
 
@@ -45,11 +44,20 @@ def text_with_build_args(path: Path) -> str:
     return text
 
 
+def image_mention(project: Path) -> re.Pattern:
+    """An image of the repositories copier.yml's images come from, wherever a
+    file names one (compose files, Dockerfiles, docs); not a host:port such
+    as @redis:6379."""
+    repositories = sorted({image.split(":")[0] for image in source_images(project)})
+    alternatives = "|".join(map(re.escape, repositories))
+    return re.compile(r"(?<![\w@/.-])(?:" + alternatives + r"):[\w${}.-]+")
+
+
 def image_mentions(project: Path) -> dict[str, set[str]]:
-    """Every official image a rendered file names, by file."""
-    found = {}
+    """Every image of those repositories a rendered file names, by file."""
+    mention, found = image_mention(project), {}
     for path in rendered_files(project):
-        mentions = set(IMAGE_MENTION.findall(text_with_build_args(path)))
+        mentions = set(mention.findall(text_with_build_args(path)))
         if mentions:
             found[str(path.relative_to(project))] = mentions
     return found
@@ -83,7 +91,8 @@ def test_every_image_run_or_built_on_is_from_copier_yml_or_the_project(projects)
 def test_every_image_of_copier_yml_is_used(projects):
     used = set().union(*(mentions for project in projects for mentions in image_mentions(project).values()))
     for project in projects:
-        assert source_images(project) <= used
+        unused = source_images(project) - used
+        assert not unused, f"no render here names {unused}: add answers that use it to OTHER_ANSWERS"
 
 
 def test_the_development_database_is_the_one_of_copier_yml(default_project):

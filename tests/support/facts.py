@@ -76,13 +76,10 @@ def _is_computed(entry) -> bool:
     return isinstance(entry, dict) and entry.get("when") is False
 
 
-IMAGE_FACTS = ("python_image", "debian_image", "postgres_image", "redis_image", "nginx_image")
-
-
 def images(**answers) -> dict[str, str]:
-    """The base images a render with these answers names, by fact."""
-    values = computed_values(**answers)
-    return {fact: values[fact] for fact in IMAGE_FACTS}
+    """The images a render with these answers may name: copier.yml's
+    computed values called *_image, by name."""
+    return {name: value for name, value in computed_values(**answers).items() if name.endswith("_image")}
 
 
 def owner_markers() -> dict[str, str]:

@@ -26,7 +26,7 @@ except ImportError:  # Python before 3.11
     import sre_parse
 
 MARKER = "\0adopt-probe\0"
-PROBE_PATHS = ["/health/", "/ready/", "/health/monitor/"]
+PROBE_PATHS = ["/health/", "/ready/", "/health/monitor/", "/metrics"]
 
 
 def encode(value, depth=0):

@@ -58,6 +58,11 @@ SETTINGS_FILES = {
 }
 CARRIED_HEADER = "# Your settings, carried from {source}\n# when this repository adopted the deployment template."
 PROBE_PATHS = ("/health/", "/ready/", "/health/monitor/")
+# Paths the template answers ahead of any route of the owner's, and why.
+TEMPLATE_PATHS = {
+    **dict.fromkeys(PROBE_PATHS, "the template's probe answers it first"),
+    "/metrics": "the template's /metrics answers it first, only to Authorization: Bearer METRICS_TOKEN",
+}
 
 
 @dataclass
@@ -543,7 +548,7 @@ def shadowed_routes(before: Evaluation, after: Evaluation, routes: list[dict], m
     early = set()
     for route in routes:
         path = route["path"]
-        if not path or path in PROBE_PATHS or path.startswith(media):
+        if not path or path in TEMPLATE_PATHS or path.startswith(media):
             continue
         mine, theirs = (before.resolved or {}).get(path), (after.resolved or {}).get(path)
         if mine and theirs and mine["view"] != theirs["view"]:
@@ -576,8 +581,8 @@ def compare_all(plan, before, after, owner_routes, outcome: Outcome) -> None:
             continue
         mine = (was.resolved or {}).get(path)
         theirs = (now.resolved or {}).get(path)
-        if path in PROBE_PATHS or any(path == probe for probe in PROBE_PATHS):
-            how = "the template's probe answers it first (your view stays routed, for reverse())"
+        if path in TEMPLATE_PATHS:
+            how = f"{TEMPLATE_PATHS[path]} (your view stays routed, for reverse())"
         elif mine and theirs and mine["view"] == theirs["view"]:
             how = "same"
         else:
@@ -618,17 +623,17 @@ def compare_all(plan, before, after, owner_routes, outcome: Outcome) -> None:
                 )
                 if not ok:
                     outcome.losses.append(f"celery signal handler {handler} ({signal}): no longer connected")
-    probe_owned = [path for path in PROBE_PATHS if (was.resolved or {}).get(path)]
-    for path in probe_owned:
+    for path, how in TEMPLATE_PATHS.items():
+        mine = (was.resolved or {}).get(path)
+        if not mine:
+            continue
         if all(row.name != path for row in outcome.rows):
-            outcome.rows.append(
-                Row(
-                    "routes",
-                    path,
-                    was.resolved[path]["view"],
-                    "the template's probe",
-                    "the template's probe answers it first",
-                )
+            outcome.rows.append(Row("routes", path, mine["view"], "the template's view", how))
+        if path == "/metrics":
+            outcome.upfront.append(
+                f"{path} (your {mine['view']}) is answered by the template's view, which is off until METRICS_TOKEN "
+                "is set and then answers only requests with Authorization: Bearer <METRICS_TOKEN>; "
+                "a test or scraper that reads it without the token gets 404 or 401"
             )
 
 
