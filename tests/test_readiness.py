@@ -115,7 +115,9 @@ def test_ready_gives_up_on_a_hung_postgresql(app, own_postgres):
     assert health[0] == 200
 
 
-def test_the_migrate_job_waits_for_a_database_that_is_still_starting(default_project, venv, own_postgres, redis):
+def test_the_migrate_job_waits_for_a_database_that_is_still_starting(
+    default_project, venv, own_postgres, redis, tmp_path
+):
     """Where nothing starts the migrate job after PostgreSQL (a swarm's first
     deploy), migrate_safely waits for it, saying so once; with no time to
     wait it fails with one line naming the database."""
@@ -125,16 +127,25 @@ def test_the_migrate_job_waits_for_a_database_that_is_still_starting(default_pro
     assert gave_up.returncode == 1
     assert "CommandError: The database did not accept connections within 0 s" in gave_up.stderr
 
+    # PostgreSQL starts only once the job has found it missing.
+    log = tmp_path / "migrate.log"
     command = [str(venv / "bin" / "python"), "manage.py", "migrate_safely"]
-    job = subprocess.Popen(command, cwd=default_project / "src", env=env, stdout=subprocess.PIPE, text=True)
+    with log.open("w") as out:
+        job = subprocess.Popen(command, cwd=default_project / "src", env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        time.sleep(4)
+        deadline = time.monotonic() + 90
+        while "Waiting for the database" not in log.read_text():
+            assert job.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "migrate_safely said nothing about the missing database"
+            time.sleep(0.2)
+        time.sleep(3)
         assert job.poll() is None, "migrate_safely gave up on a database that was still starting"
         own_postgres.start()  # the same port
-        out, _ = job.communicate(timeout=120)
+        job.wait(timeout=120)
     finally:
         if job.poll() is None:
             job.kill()
-    assert job.returncode == 0, out
-    assert out.count("Waiting for the database to accept connections") == 1, out
+    output = log.read_text()
+    assert job.returncode == 0, output
+    assert output.count("Waiting for the database to accept connections") == 1, output
     assert own_postgres.psql("SELECT count(*) FROM django_migrations", database="starting") != "0"
