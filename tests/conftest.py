@@ -18,8 +18,32 @@ collect_ignore = ["fixtures"]
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The container tier last: the quick tiers fail first, and its Docker
-    engine and images are made only once the rest has passed through."""
+    engine and images are made only once the rest has passed through.
+
+    Under pytest-xdist (bin/test runs `-n 2 --dist loadgroup`), each module
+    stays in one worker (its module-level renders and servers are made once)
+    and the whole container tier in one worker: one Docker engine at a time,
+    while the other worker runs the quick tiers beside it."""
     items.sort(key=lambda item: "containers" in item.path.parts)
+    for item in items:
+        group = "containers" if "containers" in item.path.parts else item.path.stem
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+# The container tier's report from the xdist worker that ran it.
+WORKER_REPORT: list[str] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    WORKER_REPORT.extend(node.workeroutput.get("container_tier", []))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if WORKER_REPORT:
+        terminalreporter.section("container tier: steps")
+        for line in WORKER_REPORT:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

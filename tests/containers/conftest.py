@@ -154,13 +154,20 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     _durations.append(report.duration)
 
 
+def report_lines() -> list[str]:
+    lines = [f"{seconds:7.1f} s  {label}" for label, seconds in TIMINGS]
+    lines += [f"{size / 1e6:7.1f} MB {label}" for label, size in IMAGE_SIZES.items()]
+    return lines + [f"{sum(_durations):7.1f} s  total of tests/containers (setup, tests, teardown)"]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In an xdist worker, hand the report to the controller (tests/conftest.py prints it)."""
+    if hasattr(session.config, "workeroutput") and (TIMINGS or IMAGE_SIZES):
+        session.config.workeroutput["container_tier"] = report_lines()
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
-    if not TIMINGS and not IMAGE_SIZES:
-        return
-    write = terminalreporter.write_line
-    terminalreporter.section("container tier: steps")
-    for label, seconds in TIMINGS:
-        write(f"{seconds:7.1f} s  {label}")
-    for label, size in IMAGE_SIZES.items():
-        write(f"{size / 1e6:7.1f} MB {label}")
-    write(f"{sum(_durations):7.1f} s  total of tests/containers (setup, tests, teardown)")
+    if TIMINGS or IMAGE_SIZES:
+        terminalreporter.section("container tier: steps")
+        for line in report_lines():
+            terminalreporter.write_line(line)
