@@ -111,3 +111,16 @@ def test_the_swarm_target_shares_its_facts_with_compose(swarm_project, compose_p
     swarm_names |= set(read_env_file(swarm_project / ".env.example"))
     assert set(stack(compose_project)["x-app"]["environment"]) <= swarm_names
     assert (swarm_project / "Dockerfile").read_text() == (compose_project / "Dockerfile").read_text()
+
+
+def test_the_app_services_get_a_writable_tmp_from_the_stack(swarm_project, tmp_path):
+    """Their root file system is read-only; `docker stack deploy` ignores a
+    service's short `tmpfs:` key, so /tmp must be a tmpfs mount (without
+    one gunicorn finds no temporary directory and exits)."""
+    result = output_checks.stack_config(swarm_project, output_checks.swarm_deploy_env(swarm_project, tmp_path))
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    for name in ("migrate", "web", "celery", "beat"):
+        assert services[name]["read_only"] is True, name
+        mounts = [(v.get("type"), v.get("target")) for v in services[name].get("volumes", [])]
+        assert ("tmpfs", "/tmp") in mounts, name
