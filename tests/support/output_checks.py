@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from . import coolify, monitoring
+from . import coolify, kubernetes, monitoring
 from .binaries import require, venv_bin
 from .nginx import make_certificate, wrapper_conf
 from .render import project_env, read_answers, read_env_file
@@ -190,6 +190,16 @@ def nginx_files(project: Path) -> list[tuple[str, str]]:
     return found
 
 
+def kubernetes_problems(project: Path, workdir: Path) -> list[str]:
+    """deploy_target kubernetes: the production overlay builds and passes
+    offline validation (support/kubernetes.py). Other targets get no
+    manifests."""
+    if read_answers(project)["deploy_target"] != "kubernetes":
+        manifests = project / "deploy" / "kubernetes"
+        return [f"{manifests}: rendered for a target other than kubernetes"] if manifests.exists() else []
+    return kubernetes.problems(project, workdir)
+
+
 def is_shell_script(path: Path) -> bool:
     first_line = path.read_bytes().split(b"\n", 1)[0]
     return path.suffix == ".sh" or (first_line.startswith(b"#!") and first_line.endswith((b"sh", b"bash")))
@@ -271,6 +281,7 @@ def all_problems(project: Path, venv: Path, workdir: Path, database_url: str, re
         + hadolint_problems(project)
         + compose_problems(project, workdir / "compose")
         + nginx_problems(project, workdir / "nginx")
+        + kubernetes_problems(project, workdir / "kubernetes")
         + shellcheck_problems(project)
         + actionlint_problems(project)
         + check_deploy_problems(project, venv, database_url, redis_url)
