@@ -42,6 +42,7 @@ from support.processes import free_port, start, stop, wait_until  # noqa: E402
 from support.project import manage as run_manage  # noqa: E402
 from support.redis import RedisServer  # noqa: E402
 from support.render import project_env, project_venv, render  # noqa: E402
+from support.wrk import parse as parse_wrk  # noqa: E402
 
 HOST = "obcms.gov.ph"
 # What nginx sends on: the host, and the scheme it saw (else Django redirects).
@@ -371,7 +372,6 @@ class Load:
 
 
 CLOSE = {"Connection": "close"}
-UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
 
 
 def wrk(server: Server, connections: int, seconds: float, extra_headers: dict | None = None) -> Load:
@@ -381,15 +381,13 @@ def wrk(server: Server, connections: int, seconds: float, extra_headers: dict | 
     for name, value in headers.items():
         argv += ["--header", f"{name}: {value}"]
     result = subprocess.run([*argv, server.url], capture_output=True, text=True, timeout=seconds + 30, check=False)
-    out = result.stdout
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m)\b", out, re.M)
-    if result.returncode != 0 or not rps or not p99:
-        raise RuntimeError(f"wrk failed on {server.url}:\n{out}{result.stderr}")
-    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
-    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    errors += int(non_2xx.group(1)) if non_2xx else 0
-    return Load(float(rps.group(1)), float(p99.group(1)) * UNIT_MS[p99.group(2)], errors)
+    try:
+        if result.returncode != 0:
+            raise ValueError(result.stderr)
+        summary = parse_wrk(result.stdout)
+    except ValueError as error:
+        raise RuntimeError(f"wrk failed on {server.url}:\n{result.stdout}{error}") from None
+    return Load(summary.rps, summary.p99_ms, summary.failures)
 
 
 def measure_closing(servers: list[Server], names: tuple[str, ...], args) -> dict:

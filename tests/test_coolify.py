@@ -2,6 +2,7 @@
 Coolify injects, and its web health check against the production settings."""
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -77,3 +78,31 @@ def test_web_healthcheck_is_accepted_by_the_production_settings(
         assert request(gunicorn.port, "/admin/login/", host_header=f"127.0.0.1:{gunicorn.port}").status == 400
     finally:
         gunicorn.stop()
+
+
+def test_a_coolify_deploy_pauses_web_as_the_compose_file_and_runbook_say(coolify_project, compose_config):
+    """Coolify deploys a Docker Compose application with `docker compose up`:
+    its documentation says rolling updates are not supported for them. So
+    Compose recreates web, the old container stopped (gracefully) before the
+    new one starts, and Traefik routes to the new one once Docker reports it
+    healthy. How long that takes follows from the compose file and the
+    image, and the runbook says it with the same numbers."""
+    config, _ = compose_config
+    web = config["services"]["web"]
+    assert "healthcheck" not in web, "web keeps the image's HEALTHCHECK, which Traefik's routing waits for"
+    options = dockerfile.healthcheck_options(coolify_project / "Dockerfile")
+    interval = int(options["interval"].removesuffix("s"))
+    stop_grace = int(web["stop_grace_period"].removesuffix("s"))
+    graceful = int(
+        re.search(r'GUNICORN_GRACEFUL_TIMEOUT", (\d+)\)', (coolify_project / "gunicorn.conf.py").read_text()).group(1)
+    )
+    assert graceful < stop_grace, "Docker lets gunicorn finish the requests in flight"
+    runbook = " ".join((coolify_project / "docs" / "deployment.md").read_text().split())
+    assert "rolling updates are not supported for Docker Compose applications" in runbook
+    assert f"(up to {graceful} s; Docker waits {stop_grace} s)" in runbook
+    assert f"first probes `/health/` {interval} s after the start" in runbook
+    assert "exclude_from_hc" in runbook
+    # Nothing in the file keeps two web containers from running side by side
+    # (what Coolify's own rolling update needs, and a scaled service too).
+    assert not {"container_name", "ports", "mac_address"} & set(web)
+    assert all("ipv4_address" not in (network or {}) for network in web.get("networks", {}).values())

@@ -18,7 +18,7 @@ import pytest
 from support import coolify
 from support.render import profile_answers, read_answers, render
 
-from .deployment import IMAGE_SIZES, TIMINGS, Deployment, timed
+from .deployment import FIGURES, IMAGE_SIZES, TIMINGS, Deployment, timed
 from .engine import DockerEngine, engine_fixture
 from .standins import ImageReport, standins_fixture
 
@@ -155,19 +155,20 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def report_lines() -> list[str]:
-    lines = [f"{seconds:7.1f} s  {label}" for label, seconds in TIMINGS]
+    lines = [f"figure     {label}: {value}" for label, value in FIGURES]
+    lines += [f"{seconds:7.1f} s  {label}" for label, seconds in TIMINGS]
     lines += [f"{size / 1e6:7.1f} MB {label}" for label, size in IMAGE_SIZES.items()]
     return lines + [f"{sum(_durations):7.1f} s  total of tests/containers (setup, tests, teardown)"]
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """In an xdist worker, hand the report to the controller (tests/conftest.py prints it)."""
-    if hasattr(session.config, "workeroutput") and (TIMINGS or IMAGE_SIZES):
+    if hasattr(session.config, "workeroutput") and (TIMINGS or IMAGE_SIZES or FIGURES):
         session.config.workeroutput["container_tier"] = report_lines()
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    if TIMINGS or IMAGE_SIZES:
+    if TIMINGS or IMAGE_SIZES or FIGURES:
         terminalreporter.section("container tier: steps")
         for line in report_lines():
             terminalreporter.write_line(line)

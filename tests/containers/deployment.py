@@ -27,6 +27,7 @@ import json
 import random
 import re
 import shutil
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -54,6 +55,8 @@ UP_TIMEOUT = 240  # seconds for `up --wait`: db, migrate, web's first health che
 # (label, seconds) of every timed step of the session, reported at its end.
 TIMINGS: list[tuple[str, float]] = []
 IMAGE_SIZES: dict[str, int] = {}
+# Figures measured by the tests (label, value), reported at the end too.
+FIGURES: list[tuple[str, str]] = []
 
 
 @contextmanager
@@ -123,7 +126,8 @@ class Deployment:
     def write_files(self) -> None:
         """(Re)write the env file and the override; call again after changing
         extra_env or extra_override, before the next compose command."""
-        env = {"IMAGE_TAG": self.image_tag}
+        # Empty image_tag: the project's .env names the image, as on a server.
+        env = {"IMAGE_TAG": self.image_tag} if self.image_tag else {}
         if self.has_nginx:
             env |= {
                 "PUBLISH_ADDRESS": "127.0.0.1",
@@ -175,6 +179,32 @@ class Deployment:
             cwd=self.project,
             timeout=timeout,
             check=check,
+        )
+
+    def script_env(self, **extra: str) -> dict[str, str]:
+        """The environment in which the project's own scripts run plain
+        `docker compose` as on a server whose .env sets COMPOSE_FILE: this
+        project's name, its compose file with the test override, its .env
+        with the test's env file."""
+        return {
+            **self.engine.env(),
+            "COMPOSE_PROJECT_NAME": self.project_name,
+            "COMPOSE_FILE": f"{self.project / self.compose_file}:{self.override_file}",
+            "COMPOSE_ENV_FILES": f"{self.project / '.env'},{self.env_file}",
+            **extra,
+        }
+
+    def run(self, *command: str, timeout: float = 900, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        """A command in the project's directory with script_env(), e.g.
+        run("scripts/deploy.sh") or run("docker", "compose", "ps")."""
+        return subprocess.run(
+            command,
+            cwd=self.project,
+            env=self.script_env(**extra_env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
 
     def build(self, *, fresh: bool) -> float:

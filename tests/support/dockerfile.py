@@ -74,3 +74,12 @@ def healthcheck(path: Path) -> list[str]:
         if keyword == "HEALTHCHECK":
             return json.loads(arguments.split(" CMD ", 1)[1])
     raise AssertionError(f"{path} has no HEALTHCHECK")
+
+
+def healthcheck_options(path: Path) -> dict[str, str]:
+    """The options of the Dockerfile's HEALTHCHECK: {"interval": "30s", ...}."""
+    for keyword, arguments in instructions(path.read_text()):
+        if keyword == "HEALTHCHECK":
+            options = arguments.split(" CMD ", 1)[0].split()
+            return dict(option.removeprefix("--").split("=", 1) for option in options)
+    raise AssertionError(f"{path} has no HEALTHCHECK")

@@ -10,7 +10,7 @@ from .processes import free_port, start, stop, wait_until
 
 # The rendered conf is written for the compose network; these are the only
 # strings a test changes to run it on loopback.
-UPSTREAM = "set $web_upstream http://web:8000;"
+UPSTREAM = "default web:8000;"  # where requests go (the map of $web_backend)
 LISTEN_HTTP = "listen 80"
 LISTEN_HTTPS = "listen 443"
 CERT_DIR = "/etc/nginx/certs/"
@@ -95,7 +95,7 @@ class NginxServer:
         self.namespace = namespace
         text = rendered_conf.read_text()
         server = upstream if isinstance(upstream, str) else f"127.0.0.1:{upstream}"
-        text = replace_required(text, UPSTREAM, f"set $web_upstream http://{server};")
+        text = replace_required(text, UPSTREAM, f"default {server};")
         if address is not None:
             # An address of the test's own: the rendered ports 80 and 443.
             self.http_port, self.https_port = 80, 443
