@@ -78,7 +78,9 @@ def test_the_database_and_redis_stay_on_the_labelled_node_and_nginx_on_every_nod
     assert nginx["deploy"]["mode"] == "global"
     assert {port["mode"] for port in nginx["ports"]} == {"host"}
     conf = (swarm_project / "deploy" / "nginx" / "obcms.conf").read_text()
-    assert "set $web_upstream http://tasks.web:8000;" in conf
+    # Every task of web, looked up per request (a variable in proxy_pass).
+    assert "default tasks.web:8000;" in conf and "proxy_pass http://$web_backend;" in conf
+    assert "/etc/nginx/deploy/" not in conf  # compose's release switch; swarm rolls tasks itself
 
 
 def test_secrets_are_docker_secrets_never_environment(swarm_project):
