@@ -1,9 +1,12 @@
 """Copier task: run in the rendered project after `copier copy` and `copier update`.
 
 - copy: writes .env from .env.example with freshly generated secrets (mode
-  0600; .env is git-ignored) and starts a git repository if there is none.
-- update: never touches .env; names the variables that .env.example gained
-  and .env lacks, so the owner can add them before the next deploy.
+  0600; .env is git-ignored), and .env.backup from .env.backup.example where
+  the render has one (the backup service's restic password), and starts a
+  git repository if there is none.
+- update: never touches .env or .env.backup; names the variables that their
+  examples gained and they lack, so the owner can add them before the next
+  deploy.
 
 Standard library only: it runs under the Python that runs Copier.
 """
@@ -21,7 +24,10 @@ GENERATED = {
     "HEALTH_CHECK_TOKEN": lambda: secrets.token_urlsafe(32),
     "METRICS_TOKEN": lambda: secrets.token_urlsafe(32),
     "FLOWER_PASSWORD": lambda: secrets.token_urlsafe(24),
+    "RESTIC_PASSWORD": lambda: secrets.token_urlsafe(32),
 }
+# Each env file that copy writes from its example.
+ENV_FILES = {".env": ".env.example", ".env.backup": ".env.backup.example"}
 
 
 def variable_name(line: str) -> str | None:
@@ -71,13 +77,17 @@ def init_git() -> None:
 
 
 def main(operation: str) -> None:
-    example, target = Path(".env.example"), Path(".env")
+    for name, example_name in ENV_FILES.items():
+        example, target = Path(example_name), Path(name)
+        if not example.exists():
+            continue
+        if operation == "copy":
+            if not target.exists():
+                write_env(example, target)
+        elif target.exists():
+            report_missing(example, target)
     if operation == "copy":
-        if not target.exists():
-            write_env(example, target)
         init_git()
-    elif target.exists():
-        report_missing(example, target)
 
 
 if __name__ == "__main__":

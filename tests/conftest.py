@@ -9,7 +9,7 @@ import pytest
 from support.postgres import PostgresServer
 from support.redis import RedisServer
 from support.releases import clone_with_releases
-from support.render import project_venv
+from support.render import project_venv, render
 
 DATABASE_NUMBERS = itertools.count(1)
 # Projects' own code and tests, run inside the projects that the tests build.
@@ -18,41 +18,14 @@ collect_ignore = ["fixtures"]
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The container tier last: the quick tiers fail first, and its Docker
-    engine and images are made only once the rest has passed through.
-
-    Under pytest-xdist (bin/test runs `-n 2 --dist loadgroup`), each module
-    stays in one worker (its module-level renders and servers are made once)
-    and the whole container tier in one worker: one Docker engine at a time,
-    while the other worker runs the quick tiers beside it."""
+    engine and images are made only once the rest has passed through."""
     items.sort(key=lambda item: "containers" in item.path.parts)
-    for item in items:
-        group = "containers" if "containers" in item.path.parts else item.path.stem
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
-# The container tier's report from the xdist worker that ran it.
-WORKER_REPORT: list[str] = []
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node, error) -> None:
-    WORKER_REPORT.extend(node.workeroutput.get("container_tier", []))
-
-
-def pytest_terminal_summary(terminalreporter) -> None:
-    if WORKER_REPORT:
-        terminalreporter.section("container tier: steps")
-        for line in WORKER_REPORT:
-            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")
-def default_project(copie_session) -> Path:
-    """The template rendered with every default answer (pytest-copie)."""
-    result = copie_session.copy()
-    if result.exception:
-        raise result.exception
-    return result.project_dir
+def default_project(tmp_path_factory) -> Path:
+    """The template rendered with every default answer."""
+    return render(tmp_path_factory.mktemp("default") / "project")
 
 
 @pytest.fixture(scope="session")

@@ -37,9 +37,8 @@ from pathlib import Path
 
 import pytest
 
-from support.binaries import require
 from support.project import manage
-from support.releases import GIT_IDENTITY, git
+from support.releases import GIT_IDENTITY, git, run_update
 from support.render import (
     CACHE_DIR,
     TEMPLATE_ROOT,
@@ -177,27 +176,14 @@ def probe(python: Path, repository: Path, module: str, paths: list[str] = ()) ->
 
 
 def owner_tests(repository: Path, venv: Path, where: str, database_url: str, redis_url: str) -> dict[str, str]:
-    result = subprocess.run(
-        [str(venv / "bin" / "pytest"), "-p", "no:cacheprovider", "-v"],
-        cwd=repository / where,
-        env={
-            "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
-            "HOME": str(repository),
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "PYTHONDONTWRITEBYTECODE": "1",
-        },
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = run_project_tests(repository, venv, database_url, redis_url, "-v", where=where)
     return owner_outcomes(result.stdout, where)
 
 
-def run_adopt(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run_adopt(*args: str, cwd: Path | None = None, tool: Path | str = ADOPT) -> subprocess.CompletedProcess:
+    """tools/adopt ARGS (this clone's, or the one at `tool`), as an owner runs it."""
     return subprocess.run(
-        [sys.executable, str(ADOPT), *args],
+        [sys.executable, str(tool), *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -228,15 +214,8 @@ def adopt_as_the_readme_says(repository: Path, template_clone: Path, workspace: 
     assert git(workspace / "obcms-deployment-template", "tag", "--list") == ""
     adopt = adopt.replace("path/to/your-repository", str(repository))
     assert adopt.startswith("python ")
-    return subprocess.run(
-        [sys.executable, *shlex.split(adopt)[1:]],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
-        env={**os.environ, **GIT_IDENTITY, "OBCMS_ADOPT_VENVS": str(VENVS)},
-    )
+    _, tool, *args = shlex.split(adopt)
+    return run_adopt(*args, cwd=workspace, tool=tool)
 
 
 def adopted(name: str, template_clone: Path, tmp_path_factory, database_url: str, redis_url: str) -> Adoption:
@@ -392,18 +371,9 @@ def test_two_successive_updates_merge_cleanly(name, template_clone, tmp_path_fac
     # No template file hides behind the owner's ignore rules: all are committed.
     for path in ("docs/deployment.md", "src/static/README.md", ".github/workflows/template-update.yml"):
         assert git(repository, "ls-files", path).strip() == path
-    copier_dir = Path(require("copier")).parent
     for attempt in (1, 2):
         started = time.monotonic()
-        update = subprocess.run(
-            [str(repository / "scripts" / "update-template.sh"), "--vcs-ref", "HEAD"],
-            cwd=repository,
-            env={**os.environ, **GIT_IDENTITY, "PATH": f"{copier_dir}:{os.environ['PATH']}"},
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        update = run_update(repository, "--vcs-ref", "HEAD")
         print(f"{name}: update {attempt} took {time.monotonic() - started:.1f} s")
         assert update.returncode == 0, update.stdout + update.stderr
         assert "Updated cleanly" in update.stdout
@@ -497,16 +467,7 @@ def test_updates_work_after_the_owner_deleted_a_rendered_file(template_clone, tm
     git(project, "commit", "--quiet", "--message", "Rendered")
     git(project, "rm", "--quiet", "docs/deployment.md")
     git(project, "commit", "--quiet", "--message", "Our runbook lives elsewhere")
-    copier = require("copier")
     for _ in (1, 2):
-        update = subprocess.run(
-            [copier, "update", "--defaults", "--trust", "--vcs-ref", "HEAD"],
-            cwd=project,
-            env={**os.environ, **GIT_IDENTITY},
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        update = run_update(project, "--vcs-ref", "HEAD", copier_alone=True)
         assert update.returncode == 0, update.stdout + update.stderr
         assert not (project / "docs/deployment.md").exists()

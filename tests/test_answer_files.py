@@ -8,7 +8,7 @@ import yaml
 from support import output_checks
 from support.ci import ci_env, run_script
 from support.matrix import question_values
-from support.render import ANSWERS_DIR, copier_cli_copy, project_venv, run_project_tests
+from support.render import ANSWERS_DIR, project_venv, render, run_project_tests
 
 ANSWER_FILES = sorted(ANSWERS_DIR.glob("*.yml"))
 
@@ -33,8 +33,8 @@ def test_answer_files_cover_every_choice_value():
 @pytest.mark.parametrize("answer_file", ANSWER_FILES, ids=lambda path: path.stem)
 def test_answer_file_renders_and_runs(answer_file, database_url, redis, tmp_path):
     project = tmp_path / "project"
-    # The command the README gives for CI renders.
-    rendered = copier_cli_copy(project, "--data-file", str(answer_file))
+    # The command docs/generate.md gives for CI renders.
+    rendered = render(project, data_file=answer_file, cli=True)
     assert rendered.returncode == 0, rendered.stderr
     venv = project_venv(project)
     assert output_checks.all_problems(project, venv, tmp_path / "work", database_url, redis.url) == []

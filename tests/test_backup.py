@@ -10,7 +10,6 @@ pg_restore, psql and tar run natively
 against the test's PostgreSQL, with the libpq variables the db container
 would have."""
 
-import json
 import re
 import shutil
 import stat
@@ -18,19 +17,17 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from support.backup import SEED, database_fingerprint, files_fingerprint, run_script, script_env
+from support.backup import database_fingerprint, files_fingerprint, run_script, script_env, seed
+from support.compose import services as compose_services
 from support.project import manage
 from support.render import project_env
 
 
 @pytest.fixture
-def volume_project(default_project, tmp_path) -> Path:
-    project = tmp_path / "project"
-    shutil.copytree(default_project, project)
-    (project / "src" / "media").mkdir(exist_ok=True)
-    return project
+def volume_project(project_copy) -> Path:
+    (project_copy / "src" / "media").mkdir(exist_ok=True)
+    return project_copy
 
 
 def test_backup_wipe_restore_gives_back_rows_and_files(volume_project, venv, postgres, redis, tmp_path):
@@ -38,8 +35,7 @@ def test_backup_wipe_restore_gives_back_rows_and_files(volume_project, venv, pos
     database = "backup_volume"
     database_url = postgres.create_database(database)
     env = project_env(project, venv, DATABASE_URL=database_url, REDIS_URL=redis.url)
-    manage(project, venv, env, "migrate_safely").checked()
-    saved = json.loads(manage(project, venv, env, "shell", "--verbosity", "0", "-c", SEED).checked().stdout)
+    saved = seed(project, venv, env)
     env = script_env(env, database_url, "app-password")
 
     rows_before = database_fingerprint(postgres, database)
@@ -50,13 +46,15 @@ def test_backup_wipe_restore_gives_back_rows_and_files(volume_project, venv, pos
     assert backup.returncode == 0, backup.stdout + backup.stderr
     print("\n" + backup.stdout)
     listed = sorted(path.name for path in (tmp_path / "backup").iterdir())
-    assert listed == ["SHA256SUMS", "database.dump", "database.rows", "media.tar"]
+    assert listed == ["MANIFEST", "SHA256SUMS", "database.dump", "database.rows", "env", "media.sha256", "media.tar"]
+    assert (tmp_path / "backup" / "env").read_bytes() == (project / ".env").read_bytes()
     assert "auth_user 40" in (tmp_path / "backup" / "database.rows").read_text().replace("public.", "")
     # For monitoring, the time of the success, where node-exporter reads it.
     metric = (project / "metrics" / "backup.prom").read_text()
     written = re.search(r'^backup_last_success_timestamp_seconds\{kind="local"\} (\d+)$', metric, re.M)
     assert written and abs(int(written.group(1)) - time.time()) < 300, metric
     assert stat.S_IMODE((project / "metrics" / "backup.prom").stat().st_mode) == 0o644
+    assert stat.S_IMODE((project / "metrics").stat().st_mode) == 0o755, "made under umask 077, opened for node-exporter"
 
     # The wipe: an empty database of the same name, an empty media volume.
     postgres.psql(f"DROP DATABASE {database}")
@@ -97,15 +95,24 @@ def test_restore_refuses_a_damaged_backup_before_changing_anything(volume_projec
 
 
 def test_the_default_prefixes_reach_what_the_scripts_expect(default_project):
-    """Without the prefixes set, the scripts run in the compose file's db and
-    web services: db has the variables their commands read, web mounts the
-    media volume where they look for it (its working directory is /app)."""
-    compose = yaml.safe_load((default_project / "docker-compose.prod.yml").read_text())
-    services = compose["services"]
+    """Without the prefixes set, the scripts run in the compose file's db,
+    web and backup services: db has the variables their commands read, web
+    mounts the media volume where they look for it (its working directory is
+    /app), and so does the backup service, where they run with no prefix."""
+    services = compose_services(default_project)
     assert {"POSTGRES_USER", "POSTGRES_DB"} <= set(services["db"]["environment"])
     assert "media:/app/src/media" in services["web"]["volumes"]
     for script in ("backup.sh", "restore.sh"):
         text = (default_project / "scripts" / script).read_text()
-        assert "BACKUP_DB_EXEC-docker compose -f docker-compose.prod.yml exec -T db}" in text
-        assert "BACKUP_APP_EXEC-docker compose -f docker-compose.prod.yml run --rm --no-deps -T web}" in text
         assert '"${MEDIA_ROOT:-src/media}"' in text
+    lib = (default_project / "scripts" / "backup-lib.sh").read_text()
+    assert "BACKUP_DB_EXEC-docker compose exec -T db}" in lib
+    assert "BACKUP_APP_EXEC-docker compose run --rm --no-deps -T web}" in lib
+    assert "BACKUP_RESTIC-docker compose run --rm --no-deps -T backup restic}" in lib
+    # The backup service reaches db by name and mounts the media volume where it says.
+    backup = services["backup"]
+    assert backup["environment"]["PGHOST"] == "db" and backup["environment"]["MEDIA_ROOT"] == "/backup/media"
+    assert "media:/backup/media:ro" in backup["volumes"] and "./.env:/backup/.env:ro" in backup["volumes"]
+    # Its metrics go where node-exporter reads (use_monitoring), whatever .env's METRICS_TEXTFILE_DIR.
+    assert "${METRICS_TEXTFILE_DIR:-./metrics}:/backup/metrics" in backup["volumes"]
+    assert backup["environment"]["METRICS_TEXTFILE_DIR"] == "/backup/metrics"

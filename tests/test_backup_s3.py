@@ -15,28 +15,20 @@ from urllib.parse import quote
 
 import pytest
 
-from support.backup import SEED, database_fingerprint, run_script, script_env
+from support.backup import database_fingerprint, run_script, script_env, seed
 from support.http import request
-from support.project import manage
 from support.render import profile_answers, project_env, project_venv, render
 from support.s3 import HOST, S3Server
 
 BUCKET = "obcms-media"  # AWS_STORAGE_BUCKET_NAME in the rendered .env
 ACCESS_KEY = "obcms-test-access-key"
 SECRET_KEY = "obcms-test-secret-key-0123456789abcdef"
-DIRECTORY_MODE = 1 << 31  # SeaweedFS's filer marks directories with Go's os.ModeDir
 
 
-def bucket_entries(server: S3Server, directory: str = "") -> list[dict]:
+def bucket_entries(server: S3Server) -> list[dict]:
     """Every file of the bucket, read from SeaweedFS's filer (behind the S3
     gateway, so the app's S3 client is not the judge of its own work)."""
-    response = server.filer_get(f"/buckets/{BUCKET}/{quote(directory)}")
-    assert response.status == 200, response.status
-    entries = []
-    for entry in json.loads(response.body).get("Entries") or []:
-        key = entry["FullPath"].removeprefix(f"/buckets/{BUCKET}/")
-        entries += bucket_entries(server, key + "/") if entry["Mode"] & DIRECTORY_MODE else [entry]
-    return entries
+    return server.files(BUCKET)
 
 
 def bucket_fingerprint(server: S3Server) -> dict[str, str]:
@@ -86,8 +78,7 @@ def test_backup_wipe_restore_of_an_s3_bucket(s3_project, s3_server, postgres, re
         AWS_S3_ENDPOINT_URL=s3_server.endpoint_url,
     )
     assert env["AWS_STORAGE_BUCKET_NAME"] == BUCKET
-    manage(project, venv, env, "migrate_safely").checked()
-    saved = json.loads(manage(project, venv, env, "shell", "--verbosity", "0", "-c", SEED).checked().stdout)
+    saved = seed(project, venv, env)
     env = script_env(env, database_url, "app-password")
 
     rows_before = database_fingerprint(postgres, database)

@@ -3,7 +3,7 @@ question and what is allowed, and nothing is rendered."""
 
 import pytest
 
-from support.render import copier_cli_copy
+from support.render import render
 
 BAD_ANSWERS = [
     ("project_slug", "OBCMS", "must start with a lower-case letter"),
@@ -58,12 +58,12 @@ def assert_refused(result, target, question, reason):
 @pytest.mark.parametrize(("question", "value", "reason"), BAD_ANSWERS, ids=lambda v: str(v)[:30])
 def test_bad_answer_is_refused_and_nothing_is_rendered(question, value, reason, tmp_path):
     target = tmp_path / "out"
-    result = copier_cli_copy(target, "--data", f"{question}={value}")
+    result = render(target, {question: value}, cli=True)
     assert_refused(result, target, question, reason)
 
 
 @pytest.mark.parametrize(("deploy_target", "question", "value", "reason"), BAD_COMBINATIONS, ids=lambda v: str(v)[:30])
 def test_a_combination_a_multi_host_target_cannot_carry_is_refused(deploy_target, question, value, reason, tmp_path):
     target = tmp_path / "out"
-    result = copier_cli_copy(target, "--data", f"deploy_target={deploy_target}", "--data", f"{question}={value}")
+    result = render(target, {"deploy_target": deploy_target, question: value}, cli=True)
     assert_refused(result, target, question, reason)

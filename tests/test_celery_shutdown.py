@@ -9,7 +9,6 @@ CELERY_SOFT_SHUTDOWN_TIMEOUT=3 (the documented variable; the rendered
 default, 60 s, would only make the test wait)."""
 
 import json
-import shutil
 import time
 
 import pytest
@@ -64,10 +63,9 @@ def in_the_middle(started: dict, completed: dict, long_tasks: dict) -> bool:
     ],
 )
 def test_no_task_is_lost_when_the_worker_is_stopped(
-    scenario, long_tasks, default_project, venv, database_url, redis, tmp_path
+    scenario, long_tasks, project_copy, venv, database_url, redis, tmp_path
 ):
-    project = tmp_path / "project"
-    shutil.copytree(default_project, project)
+    project = project_copy
     (project / "src" / "testonly_tasks.py").write_text(TEST_TASKS)
     add_settings(project, 'CELERY_IMPORTS = ["testonly_tasks"]')
     store_url = redis.url.rsplit("/", 1)[0] + "/15"

@@ -12,14 +12,16 @@ import pytest
 import yaml
 
 from support.ci import add_app, ci_env, run_script
+from support.compose import services as compose_services
+from support.facts import copier_config
 from support.releases import git
-from support.render import TEMPLATE_ROOT, project_package
+from support.render import project_package
 
 
 def test_every_action_is_pinned_to_a_commit_from_copier_yml(default_project):
     """A tag can be moved to other code, a commit cannot; the pins are kept
     in one place (copier.yml's github_actions) with the tag they are."""
-    pins = yaml.safe_load((TEMPLATE_ROOT / "copier.yml").read_text())["github_actions"]["default"]
+    pins = copier_config()["github_actions"]["default"]
     assert all(re.fullmatch(r"[\w-]+/[\w-]+@[0-9a-f]{40} # v\d+(\.\d+)*", pin) for pin in pins.values()), pins
     used = []
     for workflow in sorted((default_project / ".github" / "workflows").glob("*.yml")):
@@ -29,7 +31,7 @@ def test_every_action_is_pinned_to_a_commit_from_copier_yml(default_project):
 
 def test_ci_services_are_the_production_database_and_redis(default_project):
     ci = yaml.safe_load((default_project / ".github" / "workflows" / "ci.yml").read_text())
-    production = yaml.safe_load((default_project / "docker-compose.prod.yml").read_text())["services"]
+    production = compose_services(default_project)
     for job in ("test", "image"):
         services = ci["jobs"][job]["services"]
         assert services["postgres"]["image"] == production["db"]["image"]

@@ -10,19 +10,17 @@ logs REMOTE_ADDR as RealClientIPMiddleware left it.
 """
 
 import re
-import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from support.binaries import require
+from support.facts import copier_config
 from support.gunicorn import GunicornServer
 from support.http import request
-from support.nginx import NginxServer, make_certificate, wrapper_conf
-from support.processes import free_port, port_open, start, stop, wait_until
-from support.project import manage, shell
-from support.render import TEMPLATE_ROOT, profile_answers, project_env, project_venv, render
+from support.nginx import Nginx, NginxServer, make_certificate
+from support.processes import free_port, wait_until
+from support.project import as_deployed, manage, shell
+from support.render import profile_answers, project_env, project_venv, render
 
 DOMAIN = "obcms.gov.ph"
 TEST_CLOUDFLARE_RANGE = "127.0.0.64/28"
@@ -55,8 +53,7 @@ def app(cloudflare_project, cloudflare_venv, postgres, redis, tmp_path_factory):
         TRUSTED_PROXY_NETWORKS="127.0.0.1/32",
         CLOUDFLARE_EXTRA_RANGES=TEST_CLOUDFLARE_RANGE,
     )
-    for command in (["collectstatic", "--noinput"], ["migrate_safely"]):  # as the image build and the migrate job
-        assert manage(cloudflare_project, cloudflare_venv, env, *command).returncode == 0
+    as_deployed(cloudflare_project, cloudflare_venv, env)
     log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
     server = GunicornServer(cloudflare_project, cloudflare_venv, env, log).start()
     yield server
@@ -88,13 +85,11 @@ def nginx(cloudflare_project, app, tmp_path_factory):
 def logged_client(log: Path, marker: str, timeout: float = 5) -> str:
     """The first field of the access log line of the request marked `marker`."""
     pattern = re.compile(rf"^(\S+) .*[?&]case={re.escape(marker)}[ &]", re.MULTILINE)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = pattern.search(log.read_text(errors="replace")) if log.exists() else None
-        if found:
-            return found.group(1)
-        time.sleep(0.05)
-    raise AssertionError(f"no access log line for case={marker} in {log}")
+
+    def line():
+        return pattern.search(log.read_text(errors="replace")) if log.exists() else None
+
+    return wait_until(line, timeout, f"an access log line for case={marker} in {log}", interval=0.05).group(1)
 
 
 def via_nginx(nginx, marker: str, source: str, headers: dict[str, str]):
@@ -147,15 +142,11 @@ server {{
 
 @pytest.fixture(scope="module")
 def traefik_stand_in(app, tmp_path_factory):
-    base = tmp_path_factory.mktemp("traefik-stand-in")
     port = free_port()
-    (base / "server.conf").write_text(TRAEFIK_STAND_IN.format(port=port, upstream=app.port))
-    (base / "nginx.conf").write_text(wrapper_conf(base, base / "server.conf"))
-    command = [require("nginx"), "-p", str(base), "-c", str(base / "nginx.conf"), "-g", "daemon off;"]
-    process = start(command, base / "nginx.stdout")
-    wait_until(lambda: port_open("127.0.0.1", port), 15, "nginx as Traefik", process=process, log=base / "error.log")
+    server_text = TRAEFIK_STAND_IN.format(port=port, upstream=app.port)
+    server = Nginx(tmp_path_factory.mktemp("traefik-stand-in"), server_text).start()
     yield port
-    stop(process)
+    server.stop()
 
 
 PROXY_CASES = {
@@ -203,7 +194,7 @@ def test_straight_to_django_the_same_rule_holds(app, marker):
 
 
 def cloudflare_networks_of_the_template() -> list[str]:
-    return yaml.safe_load((TEMPLATE_ROOT / "copier.yml").read_text())["cloudflare_networks"]["default"]
+    return copier_config()["cloudflare_networks"]["default"]
 
 
 def test_the_ranges_are_written_once_and_rendered_into_nginx_and_django(
@@ -246,5 +237,5 @@ def test_the_runbook_says_which_ssl_mode_and_why(cloudflare_project):
 
 
 def test_the_owners_extra_ranges_file_survives_updates():
-    config = yaml.safe_load((TEMPLATE_ROOT / "copier.yml").read_text())
+    config = copier_config()
     assert "deploy/nginx/cloudflare-extra.conf" in config["_skip_if_exists"]

@@ -6,9 +6,10 @@ import re
 import subprocess
 
 import pytest
-import yaml
 
-from support import coolify, dockerfile, output_checks
+from support import coolify, dockerfile
+from support.compose import compose_config as run_compose_config
+from support.compose import compose_file
 from support.gunicorn import GunicornServer
 from support.http import request
 from support.render import project_env, render
@@ -25,7 +26,7 @@ def compose_config(coolify_project, tmp_path_factory):
     values beside a copy of the file stripped of its own keys."""
     workdir = tmp_path_factory.mktemp("coolify-deploy")
     injected = coolify.prepare_deployment(coolify_project, workdir)
-    result = output_checks.compose_config(workdir, "docker-compose.prod.yml", "--format", "json")
+    result = run_compose_config(workdir, "docker-compose.prod.yml", "--format", "json")
     assert result.returncode == 0, result.stderr
     assert "variable is not set" not in result.stderr, result.stderr
     return json.loads(result.stdout), injected
@@ -45,7 +46,7 @@ def test_coolify_compose_publishes_no_ports_and_keeps_its_data(coolify_project, 
     assert all("ports" not in service for service in config["services"].values())
     assert "nginx" not in config["services"]
     assert {"postgres_data", "redis_data", "media"} <= set(config["volumes"])
-    raw = yaml.safe_load((coolify_project / "docker-compose.prod.yml").read_text())
+    raw = compose_file(coolify_project)
     assert raw["services"]["migrate"]["exclude_from_hc"] is True
     assert raw["services"]["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert not (coolify_project / "deploy" / "nginx").exists()

@@ -6,8 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 
+from support.compose import compose_file
+from support.compose import services as compose_services
 from support.facts import computed_values, images, owner_markers
 from support.output_checks import rendered_files
 from support.render import read_answers, render
@@ -67,7 +68,7 @@ def built_images(project: Path) -> list[str]:
     """The images of the compose services and the FROM lines of the Dockerfiles."""
     named = []
     for name in ("docker-compose.prod.yml", "docker-compose.yml"):
-        services = yaml.safe_load((project / name).read_text())["services"]
+        services = compose_services(project, name)
         named += [service["image"] for service in services.values() if "image" in service]
     for dockerfile in [project / "Dockerfile", *project.glob("deploy/*/Dockerfile")]:
         named += re.findall(r"^FROM (\S+)", text_with_build_args(dockerfile), re.MULTILINE)
@@ -105,7 +106,7 @@ def test_the_development_database_is_the_one_of_copier_yml(default_project):
     development = (default_project / "src/obc_management/settings/development.py").read_text()
     assert f'DEV_DATABASE_URL = "{on_the_host}"' in development
     assert f"export DATABASE_URL={on_the_host} " in (default_project / "README.md").read_text()
-    stack = yaml.safe_load((default_project / "docker-compose.yml").read_text())
+    stack = compose_file(default_project, "docker-compose.yml")
     assert stack["x-dev-app"]["environment"]["DATABASE_URL"] == in_the_stack
     assert stack["services"]["db"]["environment"]["POSTGRES_DB"] == facts["database_name"]
 
@@ -114,10 +115,10 @@ def test_every_celery_process_starts_with_copier_yml_s_command(projects):
     for project in projects:
         command = computed_values(django_package=read_answers(project)["django_package"])["celery_command"]
         for name in ("docker-compose.prod.yml", "docker-compose.yml"):
-            services = yaml.safe_load((project / name).read_text())["services"]
+            services = compose_services(project, name)
             started = [service["command"] for service in services.values() if "celery" in service.get("command", [])]
             assert started and all(argv[: len(command)] == command for argv in started), name
-        worker = yaml.safe_load((project / "docker-compose.prod.yml").read_text())["services"]["celery"]
+        worker = compose_services(project)["celery"]
         assert worker["healthcheck"]["test"][1].startswith(" ".join(command) + " inspect ping")
 
 

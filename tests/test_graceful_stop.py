@@ -8,7 +8,6 @@ flight need 50 threads (GUNICORN_WORKER_CLASS=gthread,
 GUNICORN_THREADS=50, GUNICORN_WORKERS=2: any split of the connections
 between the two workers fits)."""
 
-import shutil
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,11 +26,9 @@ DOMAIN = "obcms.gov.ph"
 
 
 @pytest.fixture
-def slow_project(default_project, tmp_path) -> Path:
-    project = tmp_path / "project"
-    shutil.copytree(default_project, project)
-    add_test_urls(project)
-    return project
+def slow_project(project_copy) -> Path:
+    add_test_urls(project_copy)
+    return project_copy
 
 
 def outcome(send, n: int) -> tuple[str, float]:
@@ -98,18 +95,24 @@ def send_and_stop(server: GunicornServer, send, total: int, in_flight: int, star
     return results, signalled, time.monotonic() - signalled, code, queued
 
 
-def test_sigterm_lets_fifty_requests_in_flight_finish(slow_project, venv, database_url, redis, tmp_path):
+def slow_gunicorn(project, venv, database_url, redis, tmp_path, worker_class: str, threads: int):
+    """Two workers of the given class and threads, serving the slow view;
+    each request that starts is written to the returned log."""
     started_log = tmp_path / "started.log"
     env = project_env(
-        slow_project,
+        project,
         venv,
         DATABASE_URL=database_url,
         REDIS_URL=redis.url,
-        GUNICORN_WORKER_CLASS="gthread",
-        GUNICORN_THREADS="50",
+        GUNICORN_WORKER_CLASS=worker_class,
+        GUNICORN_THREADS=str(threads),
         TEST_REQUEST_LOG=str(started_log),
     )
-    server = GunicornServer(slow_project, venv, env, tmp_path / "gunicorn.log", workers=2).start()
+    return GunicornServer(project, venv, env, tmp_path / "gunicorn.log", workers=2).start(), started_log
+
+
+def test_sigterm_lets_fifty_requests_in_flight_finish(slow_project, venv, database_url, redis, tmp_path):
+    server, started_log = slow_gunicorn(slow_project, venv, database_url, redis, tmp_path, "gthread", 50)
     try:
         results, signalled, stop_seconds, code, _ = send_and_stop(server, straight_to(server), 50, 50, started_log)
     finally:
@@ -144,17 +147,7 @@ def test_requests_waiting_for_a_worker_at_sigterm(
     """Two workers of one thread behind the rendered nginx, ten requests: two
     in flight, eight waiting, when gunicorn gets SIGTERM. What the clients
     of the eight see is what the runbook describes."""
-    started_log = tmp_path / "started.log"
-    env = project_env(
-        slow_project,
-        venv,
-        DATABASE_URL=database_url,
-        REDIS_URL=redis.url,
-        GUNICORN_WORKER_CLASS=worker_class,
-        GUNICORN_THREADS="1",
-        TEST_REQUEST_LOG=str(started_log),
-    )
-    server = GunicornServer(slow_project, venv, env, tmp_path / "gunicorn.log", workers=2).start()
+    server, started_log = slow_gunicorn(slow_project, venv, database_url, redis, tmp_path, worker_class, 1)
     ca = make_certificate(tmp_path / "certs", [DOMAIN])
     conf = slow_project / "deploy/nginx/obcms.conf"
     nginx = NginxServer(tmp_path / "nginx", conf, server.port, tmp_path / "certs", tmp_path / "media").start()

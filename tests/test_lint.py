@@ -1,6 +1,7 @@
 """The default render passes the real linters and parsers."""
 
 from support import output_checks
+from support.compose import compose_config
 from support.render import TEMPLATE_ROOT, read_env_file
 
 
@@ -20,7 +21,7 @@ def test_compose_refuses_a_missing_required_variable(project_copy):
     env_file = project_copy / ".env"
     kept = [line for line in env_file.read_text().splitlines() if not line.startswith("POSTGRES_PASSWORD=")]
     env_file.write_text("\n".join(kept) + "\n")
-    result = output_checks.compose_config(project_copy, "docker-compose.prod.yml", "--quiet")
+    result = compose_config(project_copy, "docker-compose.prod.yml", "--quiet")
     assert result.returncode != 0
     assert "set POSTGRES_PASSWORD in .env" in result.stderr
 

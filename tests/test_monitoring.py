@@ -10,8 +10,10 @@ import pytest
 import yaml
 
 from support import coolify, monitoring, output_checks
+from support.compose import PRODUCTION, compose_config
 from support.project import manage, shell
 from support.render import profile_answers, project_env, project_venv, read_answers, render
+from support.text import replace_required
 
 
 @pytest.fixture(scope="session")
@@ -38,13 +40,8 @@ def test_a_changed_threshold_fails_the_rules_unit_tests(monitoring_project, tmp_
     changed = tmp_path / "monitoring"
     shutil.copytree(monitoring_project / monitoring.MONITORING_DIR, changed)
     rules = changed / "alerts.yml"
-    text = rules.read_text()
-    assert "expr: celery_workers_online == 0\n        for: 2m" in text
-    rules.write_text(
-        text.replace(
-            "expr: celery_workers_online == 0\n        for: 2m", "expr: celery_workers_online == 0\n        for: 3m"
-        )
-    )
+    old, new = "expr: celery_workers_online == 0\n        for: 2m", "expr: celery_workers_online == 0\n        for: 3m"
+    rules.write_text(replace_required(rules.read_text(), old, new, "the rendered alerts.yml"))
     result = monitoring.run(
         [monitoring.require(monitoring.PROMTOOL), "test", "rules", str(changed / "alerts.test.yml")]
     )
@@ -144,9 +141,9 @@ def compose_services(project, workdir) -> dict:
     """docker-compose.prod.yml as the real Compose parser resolves it."""
     if read_answers(project)["deploy_target"] == "coolify":
         coolify.prepare_deployment(project, workdir)
-        result = output_checks.compose_config(workdir, "docker-compose.prod.yml", "--format", "json")
+        result = compose_config(workdir, PRODUCTION, "--format", "json")
     else:
-        result = output_checks.compose_config(project, "docker-compose.prod.yml", "--format", "json")
+        result = compose_config(project, PRODUCTION, "--format", "json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)["services"]
 
@@ -199,10 +196,9 @@ def test_production_instruments_requests_queries_and_cache_once(project_copy, ve
     """What settings/production.py adds, also where base.py already lists
     django-prometheus's middlewares (as OBCMS's old settings did)."""
     base = next(project_copy.glob("src/*/settings/base.py"))
-    text = base.read_text()
     first = '    "common.middleware.HealthCheckMiddleware",\n'
-    assert first in text
-    base.write_text(text.replace(first, '    "django_prometheus.middleware.PrometheusAfterMiddleware",\n' + first))
+    before = '    "django_prometheus.middleware.PrometheusAfterMiddleware",\n' + first
+    base.write_text(replace_required(base.read_text(), first, before, "the rendered base.py"))
     script = (
         "import json; from django.conf import settings; "
         "print(json.dumps([settings.MIDDLEWARE, settings.DATABASES['default']['ENGINE'], "

@@ -5,7 +5,6 @@ while /health/ stays 200, and when PostgreSQL is back on the same port,
 anything. The PostgreSQL server is the test's own."""
 
 import json
-import shutil
 import signal
 import subprocess
 import time
@@ -15,6 +14,7 @@ import pytest
 from support.gunicorn import GunicornServer
 from support.http import request
 from support.postgres import PostgresServer
+from support.processes import wait_until
 from support.project import manage
 from support.render import project_env
 from support.testonly import add_test_urls
@@ -30,9 +30,8 @@ def own_postgres():
 
 
 @pytest.fixture
-def app(default_project, venv, own_postgres, redis, tmp_path):
-    project = tmp_path / "project"
-    shutil.copytree(default_project, project)
+def app(project_copy, venv, own_postgres, redis, tmp_path):
+    project = project_copy
     add_test_urls(project)
     env = project_env(project, venv, DATABASE_URL=own_postgres.create_database("readiness"), REDIS_URL=redis.url)
     manage(project, venv, env, "migrate_safely").checked()
@@ -53,9 +52,7 @@ def get(server: GunicornServer, path: str):
 def wait_for(server: GunicornServer, path: str, status: int, within: float) -> float:
     """Seconds until path answers status; fails after `within` seconds."""
     began = time.monotonic()
-    while get(server, path)[0] != status:
-        assert time.monotonic() - began < within, f"{path} did not answer {status} within {within} s"
-        time.sleep(0.05)
+    wait_until(lambda: get(server, path)[0] == status, within, f"{path} answering {status}", interval=0.05)
     return time.monotonic() - began
 
 

@@ -6,6 +6,8 @@ import subprocess
 import yaml
 
 from support import output_checks
+from support.compose import services
+from support.render import read_env_file
 
 EXPECTED_FILES = [
     ".copier-answers.yml",
@@ -69,6 +71,23 @@ def test_env_holds_fresh_secrets_and_is_ignored(default_project):
     assert values["SECRET_KEY"] not in answers
     example = (default_project / ".env.example").read_text()
     assert values["SECRET_KEY"] not in example
+
+
+def test_env_backup_holds_a_fresh_restic_password_and_is_ignored(default_project):
+    """The backup service's own env file: the app containers never read it."""
+    path = default_project / ".env.backup"
+    values = read_env_file(path)
+    assert len(values["RESTIC_PASSWORD"]) >= 32 and values["RESTIC_REPOSITORY"] == ""
+    assert values["RESTIC_PASSWORD"] not in (default_project / ".env.backup.example").read_text()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    ignored = subprocess.run(["git", "check-ignore", "-q", ".env.backup"], cwd=default_project, check=False)
+    assert ignored.returncode == 0, ".env.backup must be git-ignored"
+    kept = subprocess.run(["git", "check-ignore", "-q", ".env.backup.example"], cwd=default_project, check=False)
+    assert kept.returncode == 1, "its example is committed"
+    readers = [
+        name for name, service in services(default_project).items() if ".env.backup" in str(service.get("env_file"))
+    ]
+    assert readers == ["backup"]
 
 
 def test_answers_file_records_the_contract(default_project):

@@ -13,9 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from support import dockerfile
-from support.binaries import require
+from support.compose import compose_config
 from support.gunicorn import GunicornServer
-from support.http import request
+from support.http import request, request_url
 from support.project import manage, shell, signed_in_session
 from support.render import profile_answers, project_env, project_venv, read_env_file, render
 from support.s3 import HOST, S3Server
@@ -72,13 +72,6 @@ print(json.dumps({{"name": name, "url": default_storage.url(name)}}))
     return shell(project, venv, env, code)
 
 
-def get_url(url: str):
-    parts = urlsplit(url)
-    path = parts.path + (f"?{parts.query}" if parts.query else "")
-    # The Host header with the port: it is part of what was signed.
-    return request(parts.port, path, host=parts.hostname, host_header=parts.netloc)
-
-
 def test_an_upload_lands_in_the_bucket_and_is_private(s3_project, s3_venv, s3_env, s3_server):
     saved = save(s3_project, s3_venv, s3_env, "reports/q1.txt", b"quarterly report").data
     assert s3_server.stored(BUCKET, saved["name"]) == b"quarterly report"
@@ -97,7 +90,7 @@ def test_its_signed_url_works_and_carries_an_expiry(s3_project, s3_venv, s3_env,
     assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
     assert query["X-Amz-Credential"][0].startswith(f"{ACCESS_KEY}/")
     assert "X-Amz-Signature" in query
-    response = get_url(saved["url"])
+    response = request_url(saved["url"])
     assert response.status == 200
     assert response.body == b"second quarter"
 
@@ -107,7 +100,7 @@ def test_a_signed_url_stops_working_when_it_expires(s3_project, s3_venv, s3_env)
     saved = save(s3_project, s3_venv, env, "reports/short-lived.txt", b"short-lived").data
     assert parse_qs(urlsplit(saved["url"]).query)["X-Amz-Expires"] == ["1"]
     time.sleep(2.5)
-    assert get_url(saved["url"]).status == 403
+    assert request_url(saved["url"]).status == 403
 
 
 def test_saving_the_same_name_twice_keeps_both(s3_project, s3_venv, s3_env, s3_server):
@@ -145,7 +138,7 @@ def test_the_media_view_sends_a_signed_in_user_to_a_working_signed_url(s3_projec
         assert "no-store" in signed_in.header("cache-control")
         location = signed_in.header("location")
         assert "X-Amz-Signature=" in location and "X-Amz-Expires=3600" in location
-        download = get_url(location)
+        download = request_url(location)
         assert download.status == 200
         assert download.body == b"minutes of the meeting"
     finally:
@@ -254,24 +247,14 @@ def test_the_image_build_collects_static_files_with_s3_settings(s3_project, s3_v
     assert (s3_project / "src" / "staticfiles" / "staticfiles.json").is_file()
 
 
-def compose_config(project: Path, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [require("docker-compose"), "-f", "docker-compose.prod.yml", "config", "--format", "json"],
-        cwd=project,
-        env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", **env},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
 def test_compose_needs_the_bucket_and_keys_and_has_no_media_volume(s3_project):
     assert read_env_file(s3_project / ".env")["AWS_ACCESS_KEY_ID"] == "", "keys are the owner's to fill in"
-    missing = compose_config(s3_project, {})
+    missing = compose_config(s3_project, "docker-compose.prod.yml", "--format", "json")
     assert missing.returncode != 0
     assert "set AWS_ACCESS_KEY_ID in .env" in missing.stderr
 
-    config = compose_config(s3_project, {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY})
+    keys = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+    config = compose_config(s3_project, "docker-compose.prod.yml", "--format", "json", env=keys)
     assert config.returncode == 0, config.stderr
     parsed = json.loads(config.stdout)
     assert "media" not in parsed.get("volumes", {})

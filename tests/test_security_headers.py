@@ -23,7 +23,7 @@ from support.gunicorn import GunicornServer
 from support.netns import NetworkNamespace
 from support.nginx import NginxServer, make_certificate
 from support.npm import npm_tools, observatory
-from support.project import manage
+from support.project import as_deployed, shell
 from support.render import project_env, project_venv, render
 from support.testonly import add_test_urls
 
@@ -64,11 +64,7 @@ def stack(default_project, venv, postgres, redis, tmp_path_factory):
         REDIS_URL=redis.url,
         DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
     )
-    manage(project, venv, env, "collectstatic", "--noinput").checked()
-    manage(project, venv, env, "migrate_safely").checked()
-    manage(
-        project, venv, env, "createsuperuser", "--noinput", "--username", "admin", "--email", f"admin@{DOMAIN}"
-    ).checked()
+    as_deployed(project, venv, env, admin_email=f"admin@{DOMAIN}")
     # A directory nginx's unprivileged workers may enter (pytest's are root-only).
     socket_dir = Path(tempfile.mkdtemp(prefix="obcms-test-gunicorn-"))
     socket_dir.chmod(0o755)
@@ -183,7 +179,7 @@ def test_with_s3_media_the_policy_allows_the_bucket(answers, env, origin, tmp_pa
         "import json; from django.conf import settings; from django.core.files.storage import default_storage; "
         "print(json.dumps([settings.CONTENT_SECURITY_POLICY, default_storage.url('photo.jpg')]))"
     )
-    policy, signed_url = manage(project, venv, settings_env, "shell", "--verbosity", "0", "-c", code).data
+    policy, signed_url = shell(project, venv, settings_env, code).data
     assert signed_url.startswith(origin + "/")
     assert policy["img-src"] == ["'self'", origin]
     assert policy["media-src"] == ["'self'", origin]

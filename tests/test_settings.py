@@ -1,14 +1,13 @@
 """Production settings: `check --deploy` is clean, and every unsafe or missing
 setting stops the processes before they serve anything."""
 
-import json
 import subprocess
 
 import pytest
 
 from support.gunicorn import GunicornServer
 from support.processes import port_open
-from support.project import manage
+from support.project import manage, shell
 from support.render import project_env
 
 
@@ -33,9 +32,9 @@ def test_host_lists_with_stray_spaces_are_trimmed(default_project, venv, product
         "import json, django; django.setup(); from django.conf import settings; "
         "print(json.dumps([settings.ALLOWED_HOSTS, settings.CSRF_TRUSTED_ORIGINS]))"
     )
-    result = manage(default_project, venv, env, "shell", "--verbosity", "0", "-c", script)
+    result = shell(default_project, venv, env, script)
     assert result.returncode == 0, result.stderr
-    hosts, origins = json.loads(result.stdout)
+    hosts, origins = result.data
     assert hosts == ["obcms.gov.ph", "www.obcms.gov.ph"]
     assert origins == ["https://obcms.gov.ph", "https://www.obcms.gov.ph"]
 
@@ -108,15 +107,20 @@ def test_the_example_in_overrides_py_works(project_copy, venv, production_env):
         "import json, django; django.setup(); from django.conf import settings; "
         "print(json.dumps([settings.SESSION_COOKIE_AGE, settings.SECURE_HSTS_INCLUDE_SUBDOMAINS]))"
     )
-    result = manage(project_copy, venv, production_env, "shell", "--verbosity", "0", "-c", script)
+    result = shell(project_copy, venv, production_env, script)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == [8 * 3600, False]
+    assert result.data == [8 * 3600, False]
 
 
 def test_secrets_may_come_from_files(default_project, venv, production_env, tmp_path):
     """NAME_FILE names a file that holds the value (Docker secrets are files
     in /run/secrets): the swarm target passes its secrets that way."""
-    files = {"SECRET_KEY": LONG_RANDOM * 2, "DATABASE_URL": production_env["DATABASE_URL"]}
+    files = {
+        "SECRET_KEY": LONG_RANDOM * 2,
+        "SECRET_KEY_FALLBACKS": f"{LONG_RANDOM}a, {LONG_RANDOM}b",
+        "DATABASE_URL": production_env["DATABASE_URL"],
+        "REDIS_CACHE_URL": "redis://:a-cache-password@cache:6379/0",
+    }
     env = dict(production_env)
     for name, value in files.items():
         (tmp_path / name).write_text(value + "\n")
@@ -124,11 +128,17 @@ def test_secrets_may_come_from_files(default_project, venv, production_env, tmp_
         env[f"{name}_FILE"] = str(tmp_path / name)
     script = (
         "import json, django; django.setup(); from django.conf import settings; "
-        "print(json.dumps([settings.SECRET_KEY, settings.DATABASES['default']['NAME']]))"
+        "print(json.dumps([settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS, "
+        "settings.DATABASES['default']['NAME'], settings.CACHES['default']['LOCATION']]))"
     )
-    result = manage(default_project, venv, env, "shell", "--verbosity", "0", "-c", script)
+    result = shell(default_project, venv, env, script)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == [files["SECRET_KEY"], production_env["DATABASE_URL"].rsplit("/", 1)[1]]
+    assert result.data == [
+        files["SECRET_KEY"],
+        [f"{LONG_RANDOM}a", f"{LONG_RANDOM}b"],
+        production_env["DATABASE_URL"].rsplit("/", 1)[1],
+        files["REDIS_CACHE_URL"],
+    ]
 
 
 @pytest.mark.parametrize(

@@ -13,11 +13,11 @@ from urllib.parse import urlencode
 
 import pytest
 
-from support.celery import compose_environment
+from support.compose import compose_environment
 from support.gunicorn import GunicornServer
 from support.http import Response, request
 from support.nginx import NginxServer, make_certificate
-from support.project import manage
+from support.project import as_deployed
 from support.redis import RedisServer
 from support.render import project_env
 
@@ -62,11 +62,7 @@ def stack(default_project, venv, postgres, tmp_path_factory):
         DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
         MEDIA_ROOT=str(media),
     )
-    manage(project, venv, env, "collectstatic", "--noinput").checked()  # as the image build does
-    manage(project, venv, env, "migrate_safely").checked()
-    manage(
-        project, venv, env, "createsuperuser", "--noinput", "--username", "admin", "--email", f"admin@{DOMAIN}"
-    ).checked()
+    as_deployed(project, venv, env, admin_email=f"admin@{DOMAIN}")
     gunicorn = GunicornServer(project, venv, env, base / "gunicorn.log").start()
     ca = make_certificate(base / "certs", [DOMAIN, f"www.{DOMAIN}"])
     nginx = NginxServer(
@@ -149,6 +145,57 @@ def test_admin_css_is_hashed_immutable_and_compressed(stack):
     cache_control = response.header("cache-control")
     assert "immutable" in cache_control
     assert int(re.search(r"max-age=(\d+)", cache_control).group(1)) >= 365 * 24 * 3600
+
+
+# What WhiteNoise says about a file, which nginx's copy must repeat.
+STATIC_HEADERS = (
+    "cache-control",
+    "content-encoding",
+    "content-type",
+    "content-length",
+    "vary",
+    "etag",
+    "last-modified",
+)
+
+
+def test_nginx_keeps_hashed_static_files_and_never_other_names(stack):
+    """nginx answers a hashed name from its own copy, with WhiteNoise's
+    headers and bytes for each encoding, even when web is down; a name
+    without a hash always comes from web, so no deploy leaves it stale."""
+    page = stack.https("/admin/login/").body.decode()
+    hashed = re.search(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', page).group(1)
+    unhashed = re.sub(r"\.[0-9a-f]{12}\.", ".", hashed)
+    encodings = {"br": "br, gzip, deflate", "gzip": "gzip, deflate", "": "identity"}
+    from_web = {}
+    for encoding, accept in encodings.items():
+        direct = request(
+            stack.gunicorn.port,
+            hashed,
+            host_header=DOMAIN,
+            headers={"Accept-Encoding": accept, "X-Forwarded-Proto": "https"},
+        )
+        assert direct.status == 200 and direct.header("content-encoding") == encoding, (encoding, direct.headers)
+        assert "immutable" in direct.header("cache-control")
+        from_web[encoding] = direct
+        stack.https(hashed, headers={"Accept-Encoding": accept})  # nginx keeps a copy
+    assert stack.https(unhashed).status == 200
+    assert "immutable" not in stack.https(unhashed).header("cache-control")
+    missing = "/static/admin/css/missing.0123456789ab.css"
+    assert stack.https(missing).status == 404
+
+    stack.gunicorn.stop()
+    try:
+        for encoding, accept in encodings.items():
+            kept = stack.https(hashed, headers={"Accept-Encoding": accept})
+            assert kept.status == 200, (encoding, kept.status)
+            assert kept.body == from_web[encoding].body
+            for name in STATIC_HEADERS:
+                assert kept.header(name) == from_web[encoding].header(name), (encoding, name)
+        assert stack.https(unhashed).status == 502, "a name without a hash must come from web every time"
+        assert stack.https(missing).status == 502, "an error must not be kept"
+    finally:
+        stack.gunicorn.start()
 
 
 def log_in(stack) -> Response:

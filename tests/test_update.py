@@ -3,9 +3,7 @@ work: for two profiles, a project rendered at the release gets an owner's
 typical edits, is updated, and must merge cleanly, keep every edit, answer
 and .env byte, and still pass its own tests and `check --deploy`."""
 
-import os
 import re
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +13,8 @@ import yaml
 from packaging.version import Version
 
 from support import output_checks
-from support.binaries import require
 from support.owner import apply_owner_edits
-from support.releases import GIT_IDENTITY, answer_renames, answers_at, git, releases
+from support.releases import answer_renames, answers_at, git, releases, run_update
 from support.render import project_package, project_venv, read_answers, render, run_project_tests
 
 PROFILES = {
@@ -65,19 +62,8 @@ def updated(release: str, profile: str, template_clone: Path, tmp_path_factory) 
         answers_before = read_answers(project)
 
         # From the release that has it, the project's own script; before that, Copier itself.
-        script = project / "scripts" / "update-template.sh"
-        copier = require("copier")
-        command = [str(script)] if script.exists() else [copier, "update", "--defaults", "--trust"]
         started = time.monotonic()
-        result = subprocess.run(
-            [*command, "--vcs-ref", "HEAD"],
-            cwd=project,
-            env={**os.environ, **GIT_IDENTITY, "PATH": f"{Path(copier).parent}:{os.environ['PATH']}"},
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        result = run_update(project, "--vcs-ref", "HEAD")
         UPDATES[release, profile] = Update(
             project=project,
             answers_before=answers_before,

@@ -2,15 +2,12 @@
 fails naming the file when the owner edited a template-owned line that the
 next release changes (Copier itself exits 0 there)."""
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 from packaging.version import Version
 
-from support.binaries import require
-from support.releases import GIT_IDENTITY, git
+from support.releases import git, run_update
 from support.render import render
 
 OWNER_LINE = "# Our own build notes\n"
@@ -19,19 +16,6 @@ RELEASE_LINE = "# Container image, changed by the next release\n"
 
 def replace_first_line(path: Path, line: str) -> None:
     path.write_text(line + path.read_text().split("\n", 1)[1])
-
-
-def run_script(project: Path, *args: str):
-    copier_dir = Path(require("copier")).parent
-    return subprocess.run(
-        [str(project / "scripts" / "update-template.sh"), *args],
-        cwd=project,
-        env={**os.environ, **GIT_IDENTITY, "PATH": f"{copier_dir}:{os.environ['PATH']}"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 @pytest.fixture
@@ -60,12 +44,12 @@ def release_next(template: Path) -> str:
 
 def test_check_reports_a_newer_release(conflicting):
     template, project = conflicting
-    result = run_script(project, "--check")
+    result = run_update(project, "--check")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Up to date with the template" in result.stdout
 
     tag = release_next(template)
-    result = run_script(project, "--check")
+    result = run_update(project, "--check")
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"Template {tag.lstrip('v')} is out" in result.stdout
 
@@ -75,20 +59,12 @@ def test_a_conflict_fails_the_update_and_names_the_file(conflicting):
     release_next(template)
 
     # Copier alone: exit 0, with the conflict left in the file.
-    copier = subprocess.run(
-        [require("copier"), "update", "--defaults", "--trust"],
-        cwd=project,
-        env={**os.environ, **GIT_IDENTITY},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    copier = run_update(project, copier_alone=True)
     assert copier.returncode == 0, copier.stderr
     assert "<<<<<<< before updating" in (project / "Dockerfile").read_text()
     git(project, "reset", "--quiet", "--hard", "HEAD")
 
-    result = run_script(project)
+    result = run_update(project)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Dockerfile: unmerged" in result.stderr
     assert "Dockerfile: conflict markers" in result.stderr
@@ -98,7 +74,7 @@ def test_a_conflict_fails_the_update_and_names_the_file(conflicting):
 def test_rejected_hunks_fail_the_update_and_name_the_file(conflicting):
     template, project = conflicting
     release_next(template)
-    result = run_script(project, "--conflict", "rej")
+    result = run_update(project, "--conflict", "rej")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Dockerfile.rej: hunks that did not apply" in result.stderr
     # Copier took the release's line and put the owner's into the .rej file.
@@ -110,7 +86,7 @@ def test_update_refuses_a_dirty_tree(conflicting):
     template, project = conflicting
     release_next(template)
     (project / "notes.txt").write_text("not committed\n")
-    result = run_script(project)
+    result = run_update(project)
     assert result.returncode == 1
     assert "Commit or stash your changes first" in result.stderr
     assert (project / "Dockerfile").read_text().startswith(OWNER_LINE)

@@ -14,32 +14,19 @@ import re
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from support.gunicorn import GunicornServer  # noqa: E402
-from support.http import request  # noqa: E402
-from support.redis import RedisServer  # noqa: E402
-from support.render import TEMPLATE_ROOT, project_env, project_venv, render  # noqa: E402
+from support.gunicorn import GunicornServer
+from support.http import request
+from support.project import as_deployed
+from support.redis import RedisServer
+from support.render import TEMPLATE_ROOT, project_env, project_venv, render
 
 BUILD = TEMPLATE_ROOT / "build"
 
 
 def step(message: str) -> None:
     print(f"==> {message}", flush=True)
-
-
-def manage(project: Path, venv: Path, env: dict, *args: str) -> None:
-    subprocess.run(
-        [str(venv / "bin" / "python"), "manage.py", *args],
-        cwd=project / "src",
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
 
 
 def check(port: int) -> None:
@@ -83,9 +70,7 @@ def main() -> int:
     gunicorn = None
     try:
         step("Collecting static files, migrating the SQLite database, creating the admin user")
-        manage(project, venv, env, "collectstatic", "--noinput")
-        manage(project, venv, env, "migrate_safely")
-        manage(project, venv, env, "createsuperuser", "--noinput", "--username", "admin", "--email", "admin@localhost")
+        as_deployed(project, venv, env, admin_email="admin@localhost")
         step("Starting gunicorn with the rendered gunicorn.conf.py and production settings")
         gunicorn = GunicornServer(project, venv, env, run / "gunicorn.log").start()
         base = f"http://localhost:{gunicorn.port}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+from support.processes import wait_until
+
 from .deployment import Deployment
 
 # What the rendered Dockerfile's HEALTHCHECK runs; web keeps it (compose adds none).
@@ -12,12 +14,13 @@ WEB_HEALTHCHECK = ["CMD", "python", "scripts/healthcheck.py", "/health/"]
 
 
 def check_services_came_up(deployment: Deployment) -> dict[str, dict]:
-    """db healthy, migrate exited 0, web healthy by the image's own check,
+    """db, redis and cache healthy, migrate exited 0, web healthy by the image's own check,
     celery healthy (its ping answered) and ready, beat running."""
     containers = deployment.containers()
     state = {name: c["State"] for name, c in containers.items()}
     assert state["db"]["Health"]["Status"] == "healthy"
     assert state["redis"]["Health"]["Status"] == "healthy"
+    assert state["cache"]["Health"]["Status"] == "healthy"
     assert (state["migrate"]["Status"], state["migrate"]["ExitCode"]) == ("exited", 0)
     assert containers["web"]["Config"]["Healthcheck"]["Test"] == WEB_HEALTHCHECK
     assert state["web"]["Health"]["Status"] == "healthy"
@@ -55,7 +58,14 @@ def check_front_door(deployment: Deployment) -> None:
 
 def check_monitor_sees_the_celery_heartbeat(deployment: Deployment, token: str) -> None:
     """/health/monitor/: database, cache, and a heartbeat that went beat ->
-    Redis -> worker -> cache, all inside the deployment."""
+    Redis -> worker -> cache, all inside the deployment (beat sends the first
+    one soon after it starts)."""
+    wait_until(
+        lambda: deployment.get("/health/monitor/", headers={"X-Health-Token": token}).status == 200,
+        60,
+        "the Celery heartbeat sent by beat",
+        interval=0.25,
+    )
     response = deployment.get("/health/monitor/", headers={"X-Health-Token": token})
     assert response.status == 200, response.body
     checks = json.loads(response.body)["checks"]

@@ -161,12 +161,6 @@ def report_lines() -> list[str]:
     return lines + [f"{sum(_durations):7.1f} s  total of tests/containers (setup, tests, teardown)"]
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """In an xdist worker, hand the report to the controller (tests/conftest.py prints it)."""
-    if hasattr(session.config, "workeroutput") and (TIMINGS or IMAGE_SIZES or FIGURES):
-        session.config.workeroutput["container_tier"] = report_lines()
-
-
 def pytest_terminal_summary(terminalreporter) -> None:
     if TIMINGS or IMAGE_SIZES or FIGURES:
         terminalreporter.section("container tier: steps")

@@ -29,7 +29,7 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,10 +37,11 @@ from urllib.parse import urlencode
 
 import yaml
 
+from support.compose import compose_file
 from support.http import Response, request
 from support.nginx import make_certificate
 from support.processes import free_port
-from support.render import read_answers
+from support.render import read_answers, read_env_file
 
 from .engine import TEST_PROJECT_PREFIX, DockerEngine
 
@@ -117,7 +118,7 @@ class Deployment:
         if self.has_nginx:
             self.ca = make_certificate(self.workdir / "certs", [self.domain, *self.answers["extra_domains"]])
         self.env_file = self.workdir / "test.env"
-        self.rendered = yaml.safe_load((self.project / self.compose_file).read_text())
+        self.rendered = compose_file(self.project, self.compose_file)
         networks = list(self.rendered.get("networks") or {"default": None})
         self.subnets = dict(zip(networks, free_subnets(len(networks)), strict=True))
         self.override_file = self.workdir / "compose.test.yml"
@@ -237,6 +238,24 @@ class Deployment:
         (self.workdir / f"compose-logs-{self.downs}.txt").write_text(self.logs())
         self.compose("down", "--remove-orphans", *(["--volumes"] if volumes else []), timeout=240)
 
+    def run_script(self, *args: str, env: dict[str, str] | None = None, timeout: float = 600):
+        """A rendered script (scripts/...) run from the project directory, as
+        an operator runs it: its plain `docker compose` reaches this
+        deployment through COMPOSE_FILE and COMPOSE_PROJECT_NAME, and the
+        test env file's variables come from the environment."""
+        files = [self.project / self.compose_file, self.override_file]
+        script_env = {
+            **self.engine.env(),
+            **read_env_file(self.env_file),
+            "COMPOSE_FILE": ":".join(map(str, files)),
+            "COMPOSE_PROJECT_NAME": self.project_name,
+            **(env or {}),
+        }
+        return subprocess.run(
+            ["bash", *args], cwd=self.project, env=script_env, capture_output=True, text=True, timeout=timeout,
+            check=False,
+        )  # fmt: skip
+
     def logs(self, *services: str) -> str:
         return self.compose("logs", "--no-color", *services, timeout=60, check=False).stdout
 
@@ -304,19 +323,20 @@ class Deployment:
         )
 
 
-def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.25):
-    """Poll predicate() until truthy; fail after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f} s")
-        time.sleep(interval)
-
-
 def private_copy(project: Path, target: Path) -> Path:
     """A copy of a render that one deployment may change (its .env included)."""
     shutil.copytree(project, target, symlinks=True)
     return target
+
+
+@contextmanager
+def brought_up(deployment: Deployment, label: str) -> Iterator[Deployment]:
+    """The deployment up (`up --wait`) while the block runs; down with its
+    volumes afterwards, whatever happened."""
+    try:
+        with timed(f"{label}: compose up --wait"):
+            deployment.up()
+        yield deployment
+    finally:
+        with timed(f"{label}: compose down --volumes"):
+            deployment.down(volumes=True)

@@ -67,10 +67,11 @@ class StandIn:
     note: str  # how it differs from the official image
     # Trust the host's extra CAs (see the module docstring): test sandbox only.
     trust_host_cas: bool = False
+    build_args: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self) -> str:
-        h = hashlib.sha256(f"{self.image}\0{self.rootfs.key}\0".encode())
+        h = hashlib.sha256(f"{self.image}\0{self.rootfs.key}\0{self.build_args}\0".encode())
         for path in sorted((RECIPES / self.recipe).rglob("*")):
             if path.is_file():
                 h.update(f"{path.relative_to(RECIPES)}\0{path.stat().st_mode & 0o111}\0".encode())
@@ -94,7 +95,23 @@ def debian_release(image: str) -> str:
 
 # The names a render with the default answers uses (copier.yml).
 IMAGES = images()
-POSTGRES_PACKAGE = f"postgresql-{copier_config()['postgres_version']['default']}"
+POSTGRES_VERSION = copier_config()["postgres_version"]["default"]
+# The version the upgrade test moves from: bookworm's PostgreSQL (trixie
+# ships only the default, 17), under the name a render with it uses.
+OLDER_POSTGRES_VERSION = "15"
+OLDER_POSTGRES_IMAGE = images(postgres_version=OLDER_POSTGRES_VERSION)["postgres_image"]
+
+
+def postgres_standin(image: str, version: str, release: str) -> StandIn:
+    package = f"postgresql-{version}"
+    return StandIn(
+        image,
+        "postgres",
+        RootfsSpec(release, (package, "gosu")),
+        f"Debian {release}'s {package} with an entrypoint like the official one; LANG=C.UTF-8",
+        build_args=(("PG_MAJOR", version),),
+    )
+
 
 STANDINS: tuple[StandIn, ...] = (
     StandIn(
@@ -115,12 +132,8 @@ STANDINS: tuple[StandIn, ...] = (
         "TEST SANDBOX ONLY: trusts the CAs of the host's bundle that Debian lacks (the HTTPS proxy to PyPI)",
         trust_host_cas=True,
     ),
-    StandIn(
-        IMAGES["postgres_image"],
-        "postgres",
-        RootfsSpec(debian_release(IMAGES["postgres_image"]), (POSTGRES_PACKAGE, "gosu")),
-        f"Debian's {POSTGRES_PACKAGE} with an entrypoint like the official one; LANG=C.UTF-8",
-    ),
+    postgres_standin(IMAGES["postgres_image"], POSTGRES_VERSION, debian_release(IMAGES["postgres_image"])),
+    postgres_standin(OLDER_POSTGRES_IMAGE, OLDER_POSTGRES_VERSION, "bookworm"),
     StandIn(
         IMAGES["redis_image"],
         "redis",
@@ -132,6 +145,14 @@ STANDINS: tuple[StandIn, ...] = (
         "nginx",
         RootfsSpec(debian_release(IMAGES["nginx_image"]), ("nginx", "gettext-base", "curl", "ca-certificates")),
         f"Debian {debian_release(IMAGES['nginx_image'])}'s nginx stands in for {IMAGES['nginx_image']}",
+    ),
+    # The official image is Alpine with the release binary; the backup image
+    # copies /usr/bin/restic from it into PostgreSQL's (Debian) image.
+    StandIn(
+        IMAGES["restic_image"],
+        "restic",
+        RootfsSpec("trixie", ("restic", "ca-certificates")),
+        f"Debian trixie's restic (its version, not the tag's) stands in for {IMAGES['restic_image']} (Alpine)",
     ),
 )
 
@@ -273,6 +294,8 @@ def _build(engine: DockerEngine, standin: StandIn, tarball: Path | None) -> None
         "-t",
         standin.image,
     ]
+    for name, value in standin.build_args:
+        args += ["--build-arg", f"{name}={value}"]
     if standin.recipe == "python":
         version = engine.docker(
             "run",
@@ -335,6 +358,7 @@ def _version(engine: DockerEngine, standin: StandIn) -> str:
         "redis": ["redis-server", "--version"],
         "nginx": ["nginx", "-v"],
         "debian": ["cat", "/etc/debian_version"],
+        "restic": ["restic", "version"],
     }[standin.recipe]
     res = engine.docker(
         "run", "--rm", "--network", "none", "--entrypoint", probe[0], standin.image, *probe[1:], check=False, timeout=60

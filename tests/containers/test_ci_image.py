@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from support import ci
 from support.ci import add_app
 from support.processes import free_port
 from support.releases import git
+from support.text import replace_required
 
 from .conftest import AppImages
 from .deployment import private_copy, timed
@@ -29,16 +31,9 @@ pytestmark = pytest.mark.timeout(1200)
 IMAGE = "obcms:test-ci"
 
 
-def run_script(engine: DockerEngine, project: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [f"scripts/ci/{args[0]}", *args[1:]],
-        cwd=project,
-        env={**engine.env(), **env},
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+def run_script(engine: DockerEngine, project: Path, script: str, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """scripts/ci/<script> with the engine's DOCKER_HOST (and env)."""
+    return ci.run_script(project, f"ci/{script}", {**engine.env(), **env}, *args, timeout=900)
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +86,9 @@ def test_a_broken_dockerfile_fails_the_build_step(docker_engine, built, project_
     """A directory renamed without the Dockerfile (the stages before it come
     from the layer cache of the build above)."""
     dockerfile = project_copy / "Dockerfile"
-    text = dockerfile.read_text()
-    assert "COPY requirements/ /tmp/requirements/" in text
-    dockerfile.write_text(text.replace("COPY requirements/ /tmp/", "COPY requirement/ /tmp/"))
+    assert "COPY requirements/ /tmp/requirements/" in dockerfile.read_text()
+    old, new = "COPY requirements/ /tmp/", "COPY requirement/ /tmp/"
+    dockerfile.write_text(replace_required(dockerfile.read_text(), old, new, "the rendered Dockerfile"))
     result = run_script(docker_engine, project_copy, "build-image.sh", "obcms:test-ci-broken", "--network", "host")
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     assert "requirement/: file does not exist" in result.stderr

@@ -20,7 +20,7 @@ from .checks import (
     save_upload,
 )
 from .conftest import AppImages
-from .deployment import Deployment, private_copy, timed, wait_for
+from .deployment import Deployment, brought_up, private_copy, timed
 
 # Session fixtures build images on the first test that needs them (and on a new
 # machine make the stand-ins first): more than the suite's default 600 s.
@@ -36,13 +36,8 @@ def deployment(app_images: AppImages, tmp_path_factory: pytest.TempPathFactory) 
     deployment = Deployment(
         app_images.engine, "coolify", private_copy(image.project, base / "project"), base / "work", image.tag
     )
-    try:
-        with timed("coolify: compose up --wait"):
-            deployment.up()
+    with brought_up(deployment, "coolify"):
         yield deployment
-    finally:
-        with timed("coolify: compose down --volumes"):
-            deployment.down(volumes=True)
 
 
 def test_coolify_deployment_comes_up_and_answers(deployment: Deployment) -> None:
@@ -51,11 +46,6 @@ def test_coolify_deployment_comes_up_and_answers(deployment: Deployment) -> None
     with timed("coolify: probes, static file, admin login page from web"):
         check_front_door(deployment)
     token = read_env_file(deployment.project / ".env")["SERVICE_PASSWORD_64_HEALTHCHECK"]
-    wait_for(
-        lambda: deployment.get("/health/monitor/", headers={"X-Health-Token": token}).status == 200,
-        60,
-        "the Celery heartbeat sent by beat",
-    )
     check_monitor_sees_the_celery_heartbeat(deployment, token)
 
 

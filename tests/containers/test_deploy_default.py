@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from support.http import request
+from support.processes import wait_until
 from support.render import read_answers, read_env_file
 
 from .checks import (
@@ -26,7 +27,7 @@ from .checks import (
     save_upload,
 )
 from .conftest import AppImages
-from .deployment import TEST_SOFT_SHUTDOWN_SECONDS, Deployment, private_copy, timed, wait_for
+from .deployment import TEST_SOFT_SHUTDOWN_SECONDS, Deployment, brought_up, private_copy, timed
 from .standins import IMAGES
 
 # Session fixtures build images on the first test that needs them (and on a new
@@ -91,13 +92,8 @@ def deployment(app_images: AppImages, tmp_path_factory: pytest.TempPathFactory) 
         image.tag,
         extra_override={"services": {"celery": mounts}},
     )
-    try:
-        with timed("default: compose up --wait (first start, empty volumes)"):
-            deployment.up()
+    with brought_up(deployment, "default (first start, empty volumes)"):
         yield deployment
-    finally:
-        with timed("default: compose down --volumes"):
-            deployment.down(volumes=True)
 
 
 def test_every_service_comes_up_and_the_site_answers(deployment: Deployment) -> None:
@@ -105,11 +101,6 @@ def test_every_service_comes_up_and_the_site_answers(deployment: Deployment) -> 
     with timed("default: probes, static file, admin login page through nginx"):
         check_front_door(deployment)
     token = read_env_file(deployment.project / ".env")["HEALTH_CHECK_TOKEN"]
-    wait_for(
-        lambda: deployment.get("/health/monitor/", headers={"X-Health-Token": token}).status == 200,
-        60,
-        "the Celery heartbeat sent by beat",
-    )
     check_monitor_sees_the_celery_heartbeat(deployment, token)
 
 
@@ -136,7 +127,7 @@ def test_readiness_follows_a_database_restart_without_restarting_web(deployment:
 
     with timed("default: db stopped -> /ready/ 503"):
         deployment.compose("stop", "db", timeout=90)
-        response = wait_for(
+        response = wait_until(
             lambda: (r := deployment.get("/ready/")).status == 503 and r, 15, "/ready/ 503 after the db stopped"
         )
     assert json.loads(response.body)["checks"] == {"database": False, "cache": True}
@@ -144,7 +135,7 @@ def test_readiness_follows_a_database_restart_without_restarting_web(deployment:
 
     with timed("default: db started -> /ready/ 200"):
         deployment.compose("start", "db", timeout=90)
-        wait_for(lambda: deployment.get("/ready/").status == 200, 60, "/ready/ 200 after the db came back")
+        wait_until(lambda: deployment.get("/ready/").status == 200, 60, "/ready/ 200 after the db came back")
 
     after = deployment.containers()["web"]["State"]
     assert (after["StartedAt"], after["Pid"], after["Status"]) == (before["StartedAt"], before["Pid"], "running")
@@ -171,7 +162,7 @@ def test_stopping_celery_loses_no_task(deployment: Deployment) -> None:
         )
     )
     counts = counter(deployment)
-    wait_for(lambda: counts(short, "started") == counts(long, "started") == 1, 30, "both tasks started")
+    wait_until(lambda: counts(short, "started") == counts(long, "started") == 1, 30, "both tasks started")
 
     stopped = time.monotonic()
     with timed(f"default: compose stop celery (soft shutdown {TEST_SOFT_SHUTDOWN_SECONDS} s)"):
@@ -232,7 +223,7 @@ def test_nginx_follows_web_to_a_new_address(deployment: Deployment) -> None:
                 "up", "--detach", "--no-build", "--no-deps", "--wait", "--wait-timeout", "180", "web", timeout=240
             )
             assert web_address() != old
-            wait_for(lambda: deployment.get("/health/").status == 200, 30, "nginx reaching web at its new address")
+            wait_until(lambda: deployment.get("/health/").status == 200, 30, "nginx reaching web at its new address")
         finally:
             engine.docker("rm", "--force", placeholder, check=False)
     assert deployment.get("/admin/login/").status == 200

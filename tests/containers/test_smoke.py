@@ -11,11 +11,12 @@ leaves nothing behind after ``down -v``. Every wait is bounded.
 from __future__ import annotations
 
 import shutil
-import socket
 import textwrap
 import time
-import urllib.request
 from pathlib import Path
+
+from support.http import answers, request
+from support.processes import free_port, wait_until
 
 from .engine import TEST_PROJECT_PREFIX, CommandError, DockerEngine
 from .standins import IMAGES, STANDINS, ImageReport, format_report
@@ -98,12 +99,6 @@ def test_build_apt_installs_compiler_and_libpq(
         print(f"\nbuild with apt-get install gcc libpq-dev: {seconds:.1f} s")
     finally:
         docker_engine.docker("image", "rm", "-f", tag, check=False)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _compose_file(port: int) -> str:
@@ -208,21 +203,9 @@ print(data.decode())
 """
 
 
-def _http_get(url: str, timeout: float = 30.0) -> tuple[int, str]:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as resp:
-                return resp.status, resp.read().decode()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
-
-
 def test_compose_stack(docker_engine: DockerEngine, standin_images: list[ImageReport], tmp_path: Path) -> None:
     project = f"{TEST_PROJECT_PREFIX}-smoke"
-    port = _free_port()
+    port = free_port()
     (tmp_path / "compose.yml").write_text(_compose_file(port))
     (tmp_path / "site.conf").write_text(SITE_CONF)
     (tmp_path / "initdb").mkdir()
@@ -241,7 +224,9 @@ def test_compose_stack(docker_engine: DockerEngine, standin_images: list[ImageRe
         up_seconds = time.monotonic() - t0
 
         # Host -> nginx on 127.0.0.1 only -> app by service name.
-        status, body = _http_get(f"http://127.0.0.1:{port}/hello.txt")
+        wait_until(lambda: answers(port, "/hello.txt", timeout=5), 30, "nginx stand-in", interval=0.5)
+        response = request(port, "/hello.txt")
+        status, body = response.status, response.body.decode()
         assert (status, body.strip()) == (200, "hello-from-app")
         assert compose("port", "web", "80").stdout.strip() == f"127.0.0.1:{port}"
 

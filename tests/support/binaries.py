@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-INSTALL_HINT = "install it with bin/test (which apt-get/pip installs everything) or see README.md"
+INSTALL_HINT = "install it with bin/test (which apt-get/pip installs everything) or see docs/develop.md"
 
 
 def require(name: str, *fallback_globs: str) -> str:

@@ -1,20 +1,16 @@
 """A Celery worker run natively with the command of the `celery` service in
 the rendered docker-compose.prod.yml."""
 
-import subprocess
 from pathlib import Path
 
-import yaml
-
-from .processes import start, stop, wait_until
-
-
-def compose_command(project: Path, service: str) -> list[str]:
-    compose = yaml.safe_load((project / "docker-compose.prod.yml").read_text())
-    return list(compose["services"][service]["command"])
+from .compose import compose_command, compose_environment
+from .http import request
+from .processes import Listener, Process, free_port
 
 
-class CeleryWorker:
+class CeleryWorker(Process):
+    stop_timeout = 90
+
     def __init__(
         self, project: Path, venv: Path, env: dict[str, str], log: Path, name: str = "worker", concurrency: int = 2
     ):
@@ -31,27 +27,31 @@ class CeleryWorker:
         self.project = project
         self.env = {**env, **compose_environment(project, "celery")}
         self.log = log
-        self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> "CeleryWorker":
-        self.process = start(self.command, self.log, cwd=self.project, env=self.env)
-        wait_until(
-            lambda: " ready." in self.log.read_text(errors="replace"),
-            timeout,
-            "Celery worker",
-            interval=0.2,
-            process=self.process,
-            log=self.log,
+        def ready() -> bool:
+            return " ready." in self.log.read_text(errors="replace")
+
+        self.launch(
+            self.command, self.log, ready, timeout, "Celery worker", interval=0.2, cwd=self.project, env=self.env
         )
         return self
 
-    def stop(self, timeout: float = 90) -> int:
-        return stop(self.process, timeout=timeout) if self.process else 0
 
+class CeleryMetricsExporter(Listener):
+    """`manage.py celery_metrics`, as the celery-metrics service runs it, on
+    host:port (a free loopback port unless given)."""
 
-def compose_environment(project: Path, service: str) -> dict[str, str]:
-    """The fixed (non-interpolated) variables the compose file gives a service,
-    such as REMAP_SIGTERM; those built from .env are the test's business."""
-    compose = yaml.safe_load((project / "docker-compose.prod.yml").read_text())
-    environment = compose["services"][service].get("environment", {})
-    return {key: str(value) for key, value in environment.items() if "${" not in str(value)}
+    def __init__(
+        self, project: Path, venv: Path, env: dict[str, str], log: Path, host: str = "127.0.0.1", port: int = 0
+    ):
+        port = port or free_port(host)
+        command = [str(venv / "bin" / "python"), "manage.py", "celery_metrics", "--address", host, "--port", str(port)]
+        super().__init__(command, log, host, port, cwd=project / "src", env=env)
+
+    def metrics(self) -> str:
+        """What it serves on /metrics; "" while it does not answer."""
+        try:
+            return request(self.port, "/metrics", host=self.host, timeout=10).body.decode()
+        except OSError:
+            return ""

@@ -25,7 +25,7 @@ def ci_env(project: Path, venv: Path, database_url: str, redis_url: str, **extra
     }
 
 
-def run_script(project: Path, script: str, env: dict, *args: str) -> subprocess.CompletedProcess:
+def run_script(project: Path, script: str, env: dict, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     """scripts/<script> of the project, from its root."""
     return subprocess.run(
         [f"scripts/{script}", *args],
@@ -33,7 +33,7 @@ def run_script(project: Path, script: str, env: dict, *args: str) -> subprocess.
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         check=False,
     )
 

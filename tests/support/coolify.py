@@ -5,6 +5,8 @@ from pathlib import Path
 
 import yaml
 
+from .compose import compose_file
+
 # Keys Coolify's "Docker Compose" build pack understands and Compose does
 # not; Coolify removes them before it runs `docker compose config`.
 COOLIFY_KEYS = ("exclude_from_hc",)
@@ -21,6 +23,7 @@ def injected_variables(domain: str = "obcms.gov.ph") -> dict[str, str]:
         "SERVICE_PASSWORD_64_METRICS": secrets.token_urlsafe(48),
         "SERVICE_USER_FLOWER": secrets.token_hex(8),
         "SERVICE_PASSWORD_FLOWER": secrets.token_urlsafe(24),
+        "SERVICE_PASSWORD_64_RESTIC": secrets.token_urlsafe(48),
         "SERVICE_FQDN_WEB": domain,
         "SERVICE_URL_WEB": f"https://{domain}",
     }
@@ -31,7 +34,7 @@ def prepare_deployment(project: Path, workdir: Path, owner_values: dict[str, str
     .env of the variables it injects plus those the owner set in its UI.
     Returns the injected ones."""
     workdir.mkdir(parents=True, exist_ok=True)
-    compose = yaml.safe_load((project / "docker-compose.prod.yml").read_text())
+    compose = compose_file(project)
     for service in compose["services"].values():
         for key in COOLIFY_KEYS:
             service.pop(key, None)

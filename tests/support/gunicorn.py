@@ -1,14 +1,13 @@
 """gunicorn started from the rendered gunicorn.conf.py, on loopback."""
 
-import subprocess
 from pathlib import Path
 
 from .binaries import venv_bin
-from .http import request
-from .processes import free_port, start, stop, wait_until
+from .http import answers
+from .processes import Process, free_port
 
 
-class GunicornServer:
+class GunicornServer(Process):
     def __init__(
         self,
         project: Path,
@@ -29,18 +28,12 @@ class GunicornServer:
         self.env = {**env, "GUNICORN_WORKERS": str(workers), "GUNICORN_CMD_ARGS": binds}
         self.command = [venv_bin(venv, "gunicorn"), "--config", "gunicorn.conf.py"]
         self.log = log
-        self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30) -> "GunicornServer":
-        self.process = start(self.command, self.log, cwd=self.project, env=self.env)
-        wait_until(self.healthy, timeout, "gunicorn", interval=0.2, process=self.process, log=self.log)
+        self.launch(
+            self.command, self.log, self.healthy, timeout, "gunicorn", interval=0.2, cwd=self.project, env=self.env
+        )
         return self
 
     def healthy(self) -> bool:
-        try:
-            return request(self.port, "/health/", host=self.host, timeout=2).status == 200
-        except OSError:
-            return False
-
-    def stop(self) -> int:
-        return stop(self.process) if self.process else 0
+        return answers(self.port, "/health/", host=self.host, timeout=2)

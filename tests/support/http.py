@@ -7,6 +7,7 @@ import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 @dataclass
@@ -54,3 +55,20 @@ def request(
         )
     finally:
         connection.close()
+
+
+def request_url(url: str, **kwargs) -> Response:
+    """request() of an absolute http:// URL, its Host header with the port as
+    written (a signed URL's signature covers it)."""
+    parts = urlsplit(url)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    return request(parts.port or 80, path, host=parts.hostname, host_header=parts.netloc, **kwargs)
+
+
+def answers(port: int, path: str = "/", status: int = 200, **kwargs) -> bool:
+    """Whether a server answers path with status now; False while it refuses
+    connections or does not answer in time (a readiness probe)."""
+    try:
+        return request(port, path, **kwargs).status == status
+    except OSError:
+        return False

@@ -7,16 +7,15 @@ import subprocess
 from pathlib import Path
 
 from .binaries import require
-from .processes import start, stop, wait_until
+from .processes import Process
 
 
-class NetworkNamespace:
+class NetworkNamespace(Process):
     def __init__(self, base: Path, names: list[str], lifetime_seconds: int = 1800):
         self.base = base
         self.names = names
         self.lifetime_seconds = lifetime_seconds
         self.log = base / "holder.log"
-        self.process: subprocess.Popen | None = None
 
     def start(self) -> "NetworkNamespace":
         self.base.mkdir(parents=True, exist_ok=True)
@@ -27,10 +26,8 @@ class NetworkNamespace:
             f"{require('ip')} link set lo up && mount --bind {hosts} /etc/hosts && touch {ready} "
             f"&& exec sleep {self.lifetime_seconds}"
         )
-        self.process = start(
-            [require("unshare"), "--net", "--mount", "--propagation", "private", "sh", "-c", script], self.log
-        )
-        wait_until(ready.exists, 10, "network namespace", process=self.process, log=self.log)
+        command = [require("unshare"), "--net", "--mount", "--propagation", "private", "sh", "-c", script]
+        self.launch(command, self.log, ready.exists, 10, "network namespace")
         return self
 
     def command(self, args: list[str]) -> list[str]:
@@ -41,8 +38,3 @@ class NetworkNamespace:
         return subprocess.run(
             self.command(args), capture_output=True, text=True, timeout=timeout, check=False, **kwargs
         )
-
-    def stop(self) -> None:
-        if self.process:
-            stop(self.process)
-            self.process = None

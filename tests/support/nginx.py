@@ -1,12 +1,15 @@
-"""The rendered nginx conf, run for real on loopback in front of a gunicorn."""
+"""nginx on loopback: the rendered conf in front of a gunicorn, or a server
+conf of the test's own; every path of it under one directory."""
 
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from .binaries import require
 from .netns import NetworkNamespace
-from .processes import free_port, start, stop, wait_until
+from .processes import Process, free_port
+from .text import replace_required
 
 # The rendered conf is written for the compose network; these are the only
 # strings a test changes to run it on loopback.
@@ -15,17 +18,20 @@ LISTEN_HTTP = "listen 80"
 LISTEN_HTTPS = "listen 443"
 CERT_DIR = "/etc/nginx/certs/"
 MEDIA_DIR = "/srv/media/"
+# nginx's copy of WhiteNoise's immutable answers (/static/).
+STATIC_CACHE_DIR = "/var/cache/nginx/static"
 # use_cloudflare: the owner's extra Cloudflare ranges, mounted by compose.
 CLOUDFLARE_EXTRA = "/etc/nginx/cloudflare-extra.conf"
+WHAT = "the rendered nginx conf"
 
 
-def wrapper_conf(prefix: Path, server_conf: Path) -> str:
+def wrapper_conf(prefix: Path, server_conf: Path, worker_processes: str = "1", error_level: str = "info") -> str:
     """A minimal nginx.conf around a server conf, with every path in prefix."""
     mime = Path("/etc/nginx/mime.types")
     return f"""
-worker_processes 1;
+worker_processes {worker_processes};
 pid {prefix}/nginx.pid;
-error_log {prefix}/error.log info;
+error_log {prefix}/error.log {error_level};
 events {{ worker_connections 1024; }}
 http {{
     include {mime};
@@ -69,16 +75,38 @@ def make_certificate(directory: Path, names: list[str]) -> Path:
     return directory / "fullchain.pem"
 
 
-def replace_required(text: str, old: str, new: str) -> str:
-    if old not in text:
-        raise AssertionError(f"the rendered nginx conf no longer contains {old!r}")
-    return text.replace(old, new)
+class Nginx(Process):
+    """nginx with one server conf (text), all its files under base; inside a
+    network namespace when one is given. wrapper options (worker_processes,
+    error_level) go to wrapper_conf."""
+
+    def __init__(self, base: Path, server_text: str, namespace: NetworkNamespace | None = None, **wrapper):
+        self.base = base
+        self.namespace = namespace
+        base.mkdir(parents=True, exist_ok=True)
+        (base / "server.conf").write_text(server_text)
+        (base / "nginx.conf").write_text(wrapper_conf(base, base / "server.conf", **wrapper))
+        self.log = base / "nginx.stdout"
+
+    def command(self) -> list[str]:
+        command = [require("nginx"), "-p", str(self.base), "-c", str(self.base / "nginx.conf"), "-g", "daemon off;"]
+        return self.namespace.command(command) if self.namespace is not None else command
+
+    def start(self) -> "Nginx":
+        # nginx writes its pid file once its sockets listen.
+        self.launch(self.command(), self.log, (self.base / "nginx.pid").exists, 15, "nginx")
+        return self
+
+    def stop(self, timeout: float | None = None) -> int:
+        code = super().stop(timeout)
+        shutil.rmtree(self.base / "client_body", ignore_errors=True)
+        return code
 
 
-class NginxServer:
-    """On free loopback ports; or on the rendered ports 80 and 443 of a
-    loopback address of the test's own, or inside a network namespace.
-    upstream: a loopback port, "HOST:PORT", or "unix:PATH"."""
+class NginxServer(Nginx):
+    """The rendered conf, on free loopback ports; or on the rendered ports 80
+    and 443 of a loopback address of the test's own, or inside a network
+    namespace. upstream: a loopback port, "HOST:PORT", or "unix:PATH"."""
 
     def __init__(
         self,
@@ -90,52 +118,37 @@ class NginxServer:
         cloudflare_extra: Path | None = None,
         namespace: NetworkNamespace | None = None,
         address: str | None = None,
+        static_cache: Path | None = None,
     ):
-        self.base = base
-        self.namespace = namespace
         text = rendered_conf.read_text()
         server = upstream if isinstance(upstream, str) else f"127.0.0.1:{upstream}"
-        text = replace_required(text, UPSTREAM, f"default {server};")
+        text = replace_required(text, UPSTREAM, f"default {server};", WHAT)
         if address is not None:
             # An address of the test's own: the rendered ports 80 and 443.
             self.http_port, self.https_port = 80, 443
-            text = replace_required(text, LISTEN_HTTP, f"listen {address}:80")
-            text = replace_required(text, LISTEN_HTTPS, f"listen {address}:443")
+            text = replace_required(text, LISTEN_HTTP, f"listen {address}:80", WHAT)
+            text = replace_required(text, LISTEN_HTTPS, f"listen {address}:443", WHAT)
         elif namespace is None:
             self.http_port = free_port()
             self.https_port = free_port()
-            text = replace_required(text, LISTEN_HTTP, f"listen 127.0.0.1:{self.http_port}")
-            text = replace_required(text, LISTEN_HTTPS, f"listen 127.0.0.1:{self.https_port}")
+            text = replace_required(text, LISTEN_HTTP, f"listen 127.0.0.1:{self.http_port}", WHAT)
+            text = replace_required(text, LISTEN_HTTPS, f"listen 127.0.0.1:{self.https_port}", WHAT)
         else:
             self.http_port, self.https_port = 80, 443
-        text = replace_required(text, CERT_DIR, f"{cert_dir}/")
+        text = replace_required(text, CERT_DIR, f"{cert_dir}/", WHAT)
+        # nginx's unprivileged workers write there: by default outside base
+        # (pytest's temporary directories are root-only).
+        self.static_cache = static_cache or Path(tempfile.mkdtemp(prefix="obcms-nginx-static-"))
+        self.static_cache.mkdir(parents=True, exist_ok=True)
+        self.static_cache.chmod(0o755)
+        text = replace_required(text, STATIC_CACHE_DIR, str(self.static_cache), WHAT)
         if MEDIA_DIR in text:
             text = text.replace(MEDIA_DIR, f"{media_dir}/")
         if cloudflare_extra is not None:
-            text = replace_required(text, CLOUDFLARE_EXTRA, str(cloudflare_extra))
-        base.mkdir(parents=True, exist_ok=True)
-        (base / "server.conf").write_text(text)
-        (base / "nginx.conf").write_text(wrapper_conf(base, base / "server.conf"))
-        self.log = base / "nginx.stdout"
-        self.process = None
+            text = replace_required(text, CLOUDFLARE_EXTRA, str(cloudflare_extra), WHAT)
+        super().__init__(base, text, namespace)
 
-    def start(self) -> "NginxServer":
-        command = [require("nginx"), "-p", str(self.base), "-c", str(self.base / "nginx.conf"), "-g", "daemon off;"]
-        if self.namespace is not None:
-            command = self.namespace.command(command)
-        self.process = start(command, self.log)
-        # nginx writes its pid file once its sockets listen.
-        wait_until(
-            (self.base / "nginx.pid").exists,
-            15,
-            "nginx",
-            process=self.process,
-            log=self.base / "error.log",
-        )
-        return self
-
-    def stop(self) -> None:
-        if self.process:
-            stop(self.process)
-            self.process = None
-        shutil.rmtree(self.base / "client_body", ignore_errors=True)
+    def stop(self, timeout: float | None = None) -> int:
+        code = super().stop(timeout)
+        shutil.rmtree(self.static_cache, ignore_errors=True)
+        return code

@@ -8,10 +8,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import yaml
-
 from . import coolify, kubernetes, monitoring
 from .binaries import require, venv_bin
+from .compose import PRODUCTION, compose_config, compose_file
 from .nginx import make_certificate, wrapper_conf
 from .render import project_env, read_answers, read_env_file
 
@@ -84,28 +83,13 @@ def hadolint_problems(project: Path) -> list[str]:
     return found
 
 
-def compose_config(
-    workdir: Path, compose_file: str, *extra: str, env: dict | None = None
-) -> subprocess.CompletedProcess:
-    """The real Compose binary, with nothing but the files in workdir (it reads
-    .env there itself) and the given variables."""
-    return run(
-        [require("docker-compose"), "-f", compose_file, "config", *extra],
-        cwd=workdir,
-        env={"PATH": os.environ["PATH"], "HOME": str(workdir), **(env or {})},
-    )
-
-
-PROD = "docker-compose.prod.yml"
-
-
 def swarm_deploy_env(project: Path, workdir: Path) -> dict[str, str]:
     """What scripts/swarm-deploy.sh gives `docker stack deploy`: .env's
     variables, the image, and a directory with a placeholder for every file
     the stack file makes a secret of (and app.env)."""
     files = workdir / "deploy-files"
     files.mkdir(parents=True, exist_ok=True)
-    stack = yaml.safe_load((project / "docker-compose.prod.yml").read_text())
+    stack = compose_file(project)
     for entry in stack.get("secrets", {}).values():
         (files / Path(entry["file"]).name).write_text("placeholder\n")
     shutil.copy(project / ".env", files / "app.env")
@@ -138,14 +122,14 @@ def compose_problems(project: Path, workdir: Path) -> list[str]:
         results.append(("docker-compose.prod.yml", compose_config(workdir, "docker-compose.prod.yml", "--quiet")))
     elif target == "swarm":
         env = swarm_deploy_env(project, workdir)
-        results.append(("docker-compose.prod.yml", compose_config(project, PROD, "--quiet", env=env)))
+        results.append(("docker-compose.prod.yml", compose_config(project, PRODUCTION, "--quiet", env=env)))
         results.append(("docker-compose.prod.yml (docker stack config)", stack_config(project, env)))
     elif target == "kubernetes":
         if (project / "docker-compose.prod.yml").exists():
             found.append("docker-compose.prod.yml: rendered for deploy_target kubernetes")
     else:
         env = placeholder_credentials(project)
-        results.append(("docker-compose.prod.yml", compose_config(project, PROD, "--quiet", env=env)))
+        results.append(("docker-compose.prod.yml", compose_config(project, PRODUCTION, "--quiet", env=env)))
     for name, result in results:
         if result.returncode != 0 or "variable is not set" in result.stderr:
             found.append(f"compose config {name}: {result.stderr}")
@@ -174,7 +158,12 @@ def nginx_problems(project: Path, workdir: Path) -> list[str]:
     hosts = workdir / "hosts"
     hosts.write_text("127.0.0.1 localhost web tasks.web\n")
     nginx = require("nginx")
-    script = f"mount --bind {etc} /etc/nginx && mount --bind {hosts} /etc/hosts && {nginx} -t -c /etc/nginx/nginx.conf"
+    # The image has /var/cache/nginx, where the static cache goes.
+    cache = "mount -t tmpfs tmpfs /var/cache && mkdir /var/cache/nginx"
+    script = (
+        f"mount --bind {etc} /etc/nginx && mount --bind {hosts} /etc/hosts && {cache} && "
+        f"{nginx} -t -c /etc/nginx/nginx.conf"
+    )
     result = run([require("unshare"), "--mount", "--propagation", "private", "sh", "-c", script])
     return [] if result.returncode == 0 else [f"nginx -t: {result.stderr}"]
 
@@ -182,7 +171,7 @@ def nginx_problems(project: Path, workdir: Path) -> list[str]:
 def nginx_files(project: Path) -> list[tuple[str, str]]:
     """(file in the project, where the nginx service gets it): the volumes
     of compose, the configs of a swarm stack."""
-    stack = yaml.safe_load((project / "docker-compose.prod.yml").read_text())
+    stack = compose_file(project)
     nginx = stack["services"]["nginx"]
     found = [tuple(volume.split(":")[:2]) for volume in nginx.get("volumes", [])]
     for config in nginx.get("configs", []):

@@ -107,3 +107,14 @@ def apply_owner_edits(project: Path, package: str, beat: bool) -> dict[str, list
     for path in sorted((FIXTURE / "src").rglob("*.py")):
         witnesses[str(path.relative_to(FIXTURE))] = [path.read_text()]
     return witnesses
+
+
+def add_app(project: Path, package: str, source: Path, app: str) -> None:
+    """Copy the app under source/src into the project, install it and route
+    /<app>/ to its urls, where an owner would (the marked sections)."""
+    shutil.copytree(source / "src", project / "src", dirs_exist_ok=True)
+    markers = owner_markers()
+    insert_after(project / "src" / package / "settings" / "base.py", markers["apps"], f'    "{app}",\n')
+    urls = project / "src" / package / "urls.py"
+    replace_once(urls, "from django.urls import path\n", "from django.urls import include, path\n")
+    insert_after(urls, markers["routes"], f'    path("{app}/", include("{app}.urls")),\n')

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from .binaries import postgres_bin, require
 from .postgres import PostgresServer
-from .processes import free_port, port_open, start, stop, wait_until
+from .processes import Process, free_port, port_open
+from .text import replace_required
 
 # The only strings of the rendered files that are changed to run them here.
 SERVER = "host=db port=5432"
@@ -29,13 +30,13 @@ INI_PATH = "/etc/pgbouncer/pgbouncer.ini"
 HEALTHCHECK_TARGET = "/dev/tcp/127.0.0.1/5432"
 
 
-def replace_required(text: str, old: str, new: str) -> str:
-    if old not in text:
-        raise AssertionError(f"the rendered PgBouncer files no longer contain {old!r}")
-    return text.replace(old, new)
+WHAT = "the rendered PgBouncer files"
 
 
-class PgBouncerServer:
+class PgBouncerServer(Process):
+    stop_signal = signal.SIGINT  # as the image's STOPSIGNAL: safe shutdown
+    stop_timeout = 15
+
     def __init__(self, rendered_dir: Path, postgres: PostgresServer):
         self.rendered_dir = rendered_dir
         self.postgres = postgres
@@ -45,12 +46,11 @@ class PgBouncerServer:
         self.port = free_port()
         self.user = "postgres" if os.geteuid() == 0 else None
         self.log = self.base / "pgbouncer.log"
-        self.process: subprocess.Popen | None = None
         text = (rendered_dir / "pgbouncer.ini").read_text()
-        text = replace_required(text, SERVER, f"host={postgres.host} port={postgres.port}")
-        text = replace_required(text, LISTEN_ADDR, "listen_addr = 127.0.0.1")
-        text = replace_required(text, LISTEN_PORT, f"listen_port = {self.port}")
-        text = replace_required(text, RUN_DIR, str(self.base))
+        text = replace_required(text, SERVER, f"host={postgres.host} port={postgres.port}", WHAT)
+        text = replace_required(text, LISTEN_ADDR, "listen_addr = 127.0.0.1", WHAT)
+        text = replace_required(text, LISTEN_PORT, f"listen_port = {self.port}", WHAT)
+        text = replace_required(text, RUN_DIR, str(self.base), WHAT)
         self.ini = self.base / "pgbouncer.ini"
         self.ini.write_text(text)
 
@@ -82,8 +82,8 @@ class PgBouncerServer:
         """The image's entrypoint.sh, which writes the auth file from the
         password and starts PgBouncer; settings become PGBOUNCER_* variables."""
         script = (self.rendered_dir / "entrypoint.sh").read_text()
-        script = replace_required(script, RUN_DIR, str(self.base))
-        script = replace_required(script, INI_PATH, str(self.ini))
+        script = replace_required(script, RUN_DIR, str(self.base), WHAT)
+        script = replace_required(script, INI_PATH, str(self.ini), WHAT)
         script = script.replace("exec pgbouncer ", f"exec {require('pgbouncer', '/usr/sbin/pgbouncer')} ")
         (self.base / "entrypoint.sh").write_text(script)
         self.give_files_to_user()
@@ -96,8 +96,10 @@ class PgBouncerServer:
         return self._start(["sh", str(self.base / "entrypoint.sh")], env)
 
     def _start(self, command: list[str], env: dict) -> "PgBouncerServer":
-        self.process = start(command, self.log, cwd=self.base, env=env, **self.run_as())
-        wait_until(lambda: port_open("127.0.0.1", self.port), 15, "PgBouncer", process=self.process, log=self.log)
+        def ready() -> bool:
+            return port_open("127.0.0.1", self.port)
+
+        self.launch(command, self.log, ready, 15, "PgBouncer", cwd=self.base, env=env, **self.run_as())
         return self
 
     def url(self, database: str, user: str = "app", password: str = "app-password") -> str:
@@ -123,16 +125,10 @@ class PgBouncerServer:
     def healthcheck(self) -> subprocess.CompletedProcess:
         """The image's healthcheck.sh, pointed at this PgBouncer."""
         script = (self.rendered_dir / "healthcheck.sh").read_text()
-        script = replace_required(script, HEALTHCHECK_TARGET, f"/dev/tcp/127.0.0.1/{self.port}")
+        script = replace_required(script, HEALTHCHECK_TARGET, f"/dev/tcp/127.0.0.1/{self.port}", WHAT)
         path = self.base / "healthcheck.sh"
         path.write_text(script)
         return subprocess.run(["bash", str(path)], capture_output=True, text=True, check=False, timeout=10)
-
-    def stop(self) -> None:
-        if self.process:
-            # SIGINT, as the image's STOPSIGNAL: safe shutdown.
-            stop(self.process, signal.SIGINT, timeout=15)
-            self.process = None
 
     def remove(self) -> None:
         self.stop()

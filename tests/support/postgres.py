@@ -9,12 +9,15 @@ import tempfile
 from pathlib import Path
 
 from .binaries import postgres_bin
-from .processes import free_port, start, stop, wait_until
+from .processes import Process, free_port
 
 
-class PostgresServer:
+class PostgresServer(Process):
     """initdb + postgres, run as the unprivileged `postgres` user when the
     tests run as root (PostgreSQL refuses to run as root)."""
+
+    stop_signal = signal.SIGINT  # fast shutdown
+    stop_timeout = 30
 
     def __init__(self, base: Path | None = None, max_connections: int = 100, host: str = "127.0.0.1"):
         # Its own directory under /tmp: the postgres user cannot enter pytest's
@@ -26,7 +29,6 @@ class PostgresServer:
         self.data = self.base / "data"
         self.log = self.base / "postgres.log"
         self.password = "test-superuser-password"
-        self.process: subprocess.Popen | None = None
         self.user = "postgres" if os.geteuid() == 0 else None
 
     def run_as(self) -> dict:
@@ -62,7 +64,7 @@ class PostgresServer:
     def start(self) -> "PostgresServer":
         if not self.data.exists():
             self.init()
-        self.process = start(
+        self.launch(
             [
                 postgres_bin("postgres"),
                 "-D",
@@ -79,20 +81,17 @@ class PostgresServer:
                 "fsync=off",
             ],
             self.log,
+            self.accepting,
+            30,
+            "PostgreSQL",
             cwd=self.base,
             **self.run_as(),
         )
-        wait_until(self.accepting, 30, "PostgreSQL", process=self.process, log=self.log)
         return self
 
     def accepting(self) -> bool:
         ready = subprocess.run([postgres_bin("pg_isready"), "-h", self.host, "-p", str(self.port), "-q"], check=False)
         return ready.returncode == 0
-
-    def stop(self) -> None:
-        if self.process:
-            stop(self.process, signal.SIGINT, timeout=30)  # SIGINT: fast shutdown
-            self.process = None
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         result = subprocess.run(

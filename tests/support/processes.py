@@ -23,16 +23,19 @@ def port_open(host: str, port: int) -> bool:
 
 
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.1, process=None, log: Path | None = None):
-    """Poll predicate() until it is truthy; fail with the log tail otherwise."""
+    """Poll predicate() until it is truthy and return what it gave; fail with
+    the log tail once timeout seconds have passed (predicate is asked at
+    least once) or the process exited."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         result = predicate()
         if result:
             return result
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"{what}: the process exited with {process.returncode}\n{tail(log)}")
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{what}: not ready after {timeout:.1f} s\n{tail(log)}")
         time.sleep(interval)
-    raise TimeoutError(f"{what}: not ready after {timeout} s\n{tail(log)}")
 
 
 def tail(log: Path | None, lines: int = 40) -> str:
@@ -64,3 +67,52 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 
     except ProcessLookupError:
         pass
     return process.returncode
+
+
+class Process:
+    """A server process a test started: launched in its own session with its
+    output in a log, waited for until it is ready, stopped by its own pid."""
+
+    process: subprocess.Popen | None = None
+    stop_signal: int = signal.SIGTERM
+    stop_timeout: float = 20
+
+    def launch(self, command: list[str], log: Path, ready, timeout: float, what: str, interval: float = 0.1, **kwargs):
+        """Start command (kwargs go to Popen) and wait until ready() is truthy;
+        a process that does not get ready is stopped before the error is raised."""
+        self.process = start(command, log, **kwargs)
+        try:
+            wait_until(ready, timeout, what, interval=interval, process=self.process, log=log)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self, timeout: float | None = None) -> int:
+        """Stop it (with stop_signal, then SIGKILL); its exit code, 0 if none ran."""
+        process, self.process = self.process, None
+        if process is None:
+            return 0
+        return stop(process, self.stop_signal, self.stop_timeout if timeout is None else timeout)
+
+
+class Listener(Process):
+    """A program that is ready once host:port accepts connections (an
+    exporter, Prometheus, an SMTP sink); popen options go to Popen."""
+
+    def __init__(self, command: list[str], log: Path, host: str, port: int, **popen):
+        self.command = command
+        self.log = log
+        self.host = host
+        self.port = port
+        self.popen = popen
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def listening(self) -> bool:
+        return port_open(self.host, self.port)
+
+    def start(self, timeout: float = 30) -> "Listener":
+        self.launch(self.command, self.log, self.listening, timeout, self.log.stem, **self.popen)
+        return self

@@ -11,10 +11,15 @@ class Outcome:
     returncode: int
     stdout: str
     stderr: str
+    command: str = "manage.py"
 
     def checked(self) -> "Outcome":
-        """Itself, if the command exited 0; otherwise the test fails with its output."""
-        assert self.returncode == 0, self.stdout[-3000:] + self.stderr[-3000:]
+        """Itself, if the command exited 0; otherwise the test (or the tool)
+        fails with its output."""
+        if self.returncode != 0:
+            raise AssertionError(
+                f"{self.command} exited {self.returncode}:\n{self.stdout[-3000:]}{self.stderr[-3000:]}"
+            )
         return self
 
     @property
@@ -34,7 +39,19 @@ def manage(project: Path, venv: Path, env: dict, *args: str, timeout: float = 12
         timeout=timeout,
         check=False,
     )
-    return Outcome(result.returncode, result.stdout, result.stderr)
+    return Outcome(result.returncode, result.stdout, result.stderr, f"manage.py {' '.join(args)}")
+
+
+def as_deployed(project: Path, venv: Path, env: dict, admin_email: str | None = None) -> None:
+    """What a deployment runs before web serves: collectstatic (the image
+    build) and migrate_safely (the migrate job); with admin_email, an `admin`
+    superuser whose password is env's DJANGO_SUPERUSER_PASSWORD."""
+    manage(project, venv, env, "collectstatic", "--noinput").checked()
+    manage(project, venv, env, "migrate_safely").checked()
+    if admin_email:
+        manage(
+            project, venv, env, "createsuperuser", "--noinput", "--username", "admin", "--email", admin_email
+        ).checked()
 
 
 def shell(project: Path, venv: Path, env: dict, code: str, timeout: float = 120) -> Outcome:

@@ -11,9 +11,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import yaml
 from packaging.version import Version
 
+from .binaries import require
+from .facts import copier_config
 from .render import TEMPLATE_ROOT
 
 RELEASE_LINE = re.compile(r"^## (v\d+\.\d+\.\d+) \(commit ([0-9a-f]{40})\)$", re.MULTILINE)
@@ -40,6 +41,24 @@ def git(cwd: Path, *args: str) -> str:
     if result.returncode != 0:
         raise RuntimeError(f"git {' '.join(args)} failed in {cwd}:\n{result.stdout}{result.stderr}")
     return result.stdout
+
+
+def run_update(project: Path, *args: str, copier_alone: bool = False) -> subprocess.CompletedProcess:
+    """The project's scripts/update-template.sh ARGS, as its README runs it;
+    with copier_alone (or in a render of a release before the script),
+    `copier update --defaults --trust ARGS`. The tests' Copier is on PATH."""
+    copier = require("copier")
+    script = project / "scripts" / "update-template.sh"
+    command = [copier, "update", "--defaults", "--trust"] if copier_alone or not script.exists() else [str(script)]
+    return subprocess.run(
+        [*command, *args],
+        cwd=project,
+        env={**os.environ, **GIT_IDENTITY, "PATH": f"{Path(copier).parent}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def releases() -> list[tuple[str, str]]:
@@ -71,7 +90,7 @@ def clone_with_releases(destination: Path) -> Path:
 
 def answer_renames() -> list[tuple[Version, str, str]]:
     """(release, old name, new name) of each answer that a migration renames."""
-    config = yaml.safe_load((TEMPLATE_ROOT / "copier.yml").read_text())
+    config = copier_config()
     renames = []
     for migration in config.get("_migrations", []):
         command = migration["command"]

@@ -2,14 +2,16 @@
 
 import fcntl
 import hashlib
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import yaml
 from copier import run_copy
 
-from support.binaries import require
+from .binaries import require
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = TEMPLATE_ROOT / ".cache"
@@ -17,25 +19,46 @@ CACHE_DIR = TEMPLATE_ROOT / ".cache"
 ANSWERS_DIR = TEMPLATE_ROOT / "tests" / "answers"
 
 
-def render(dst: Path, answers: dict | None = None, vcs_ref: str = "HEAD", template: Path = TEMPLATE_ROOT) -> Path:
-    """Render like `copier copy --defaults --trust --data ...` (answers are validated)."""
+def render(
+    dst: Path,
+    answers: dict | None = None,
+    *,
+    data_file: Path | None = None,
+    vcs_ref: str = "HEAD",
+    template: Path = TEMPLATE_ROOT,
+    cli: bool = False,
+):
+    """Render like `copier copy --defaults --trust` (answers are validated) and
+    return dst. With cli=True, through the real command line, as CI and
+    newcomers run it, for tests of what that command does: returns the
+    finished process (its exit code and messages), whatever they are."""
+    if cli:
+        data = [
+            f"--data={name}={value if isinstance(value, str) else json.dumps(value)}"
+            for name, value in (answers or {}).items()
+        ]
+        if data_file is not None:
+            data.append(f"--data-file={data_file}")
+        command = [
+            require("copier"),
+            "copy",
+            "--trust",
+            "--defaults",
+            "--vcs-ref",
+            vcs_ref,
+            *data,
+            str(template),
+            str(dst),
+        ]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    if data_file is not None:
+        answers = {**yaml.safe_load(data_file.read_text()), **(answers or {})}
     run_copy(str(template), str(dst), data=answers or {}, defaults=True, unsafe=True, quiet=True, vcs_ref=vcs_ref)
     return dst
 
 
-def copier_cli_copy(target: Path, *args: str) -> subprocess.CompletedProcess:
-    """`copier copy --trust --defaults` of HEAD through the real command line,
-    as CI and newcomers run it; args are the answers (--data/--data-file)."""
-    command = [require("copier"), "copy", "--trust", "--defaults", "--vcs-ref", "HEAD", *args]
-    return subprocess.run(
-        [*command, str(TEMPLATE_ROOT), str(target)], capture_output=True, text=True, timeout=120, check=False
-    )
-
-
 def profile_answers(name: str) -> dict:
     """The answers of tests/answers/<name>.yml."""
-    import yaml
-
     return yaml.safe_load((ANSWERS_DIR / f"{name}.yml").read_text()) or {}
 
 
@@ -88,8 +111,6 @@ def project_package(project: Path) -> str:
 
 
 def read_answers(project: Path) -> dict:
-    import yaml
-
     return yaml.safe_load((project / ".copier-answers.yml").read_text())
 
 
@@ -109,11 +130,12 @@ def project_env(project: Path, venv: Path, settings: str = "production", **overr
     return {key: value for key, value in env.items() if value is not None}
 
 
-def run_project_tests(project: Path, venv: Path, database_url: str, redis_url: str, *args: str):
-    """The rendered project's own pytest suite, as its README runs it."""
+def run_project_tests(project: Path, venv: Path, database_url: str, redis_url: str, *args: str, where: str = "."):
+    """The rendered project's own pytest suite, as its README runs it (from
+    the project's root, or the folder `where` an adopted one keeps it in)."""
     return subprocess.run(
         [str(venv / "bin" / "pytest"), "-p", "no:cacheprovider", *args],
-        cwd=project,
+        cwd=project / where,
         env={
             "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
             "HOME": str(project),

@@ -9,18 +9,18 @@ named after their ports in /tmp, which stop() removes.
 """
 
 import json
-import signal
 import socket
-import subprocess
 from pathlib import Path
+from urllib.parse import quote
 
 from .binaries import require
 from .http import request
-from .processes import start, stop, wait_until
+from .processes import Process, free_port
 
 HOST = "127.0.0.2"
 # Components, each with an HTTP and a gRPC port.
 COMPONENTS = ("master", "volume", "filer", "s3", "admin")
+DIRECTORY_MODE = 1 << 31  # SeaweedFS's filer marks directories with Go's os.ModeDir
 
 
 def port_free_on_both(port: int, host: str = HOST) -> bool:
@@ -37,9 +37,7 @@ def free_ports(count: int, host: str = HOST) -> list[int]:
     """Ports free on host and 127.0.0.1 (bounded: 200 tries)."""
     ports: list[int] = []
     for _ in range(200):
-        with socket.socket() as sock:
-            sock.bind((host, 0))
-            port = sock.getsockname()[1]
+        port = free_port(host)
         if port not in ports and port_free_on_both(port, host):
             ports.append(port)
             if len(ports) == count:
@@ -47,10 +45,12 @@ def free_ports(count: int, host: str = HOST) -> list[int]:
     raise RuntimeError(f"found only {len(ports)} of {count} ports free on {host} and 127.0.0.1")
 
 
-class S3Server:
+class S3Server(Process):
     """One identity (access key, secret key) with every right; anonymous
     requests are refused. Buckets named in `buckets` exist from the start;
     no other bucket is created on upload."""
+
+    stop_timeout = 15
 
     def __init__(self, base: Path, access_key: str, secret_key: str, buckets: list[str], host: str = HOST):
         self.base = base
@@ -61,7 +61,6 @@ class S3Server:
         ports = free_ports(2 * len(COMPONENTS), host)
         self.ports = {name: (ports[2 * i], ports[2 * i + 1]) for i, name in enumerate(COMPONENTS)}
         self.log = base / "weed.log"
-        self.process: subprocess.Popen | None = None
 
     @property
     def port(self) -> int:
@@ -104,8 +103,7 @@ class S3Server:
             "actions": ["Admin", "Read", "Write", "List", "Tagging"],
         }
         (self.base / "s3.json").write_text(json.dumps({"identities": [identity]}))
-        self.process = start(self.command(), self.log, cwd=self.base)
-        wait_until(self.ready, timeout, "SeaweedFS S3", interval=0.3, process=self.process, log=self.log)
+        self.launch(self.command(), self.log, self.ready, timeout, "SeaweedFS S3", interval=0.3, cwd=self.base)
         return self
 
     def ready(self) -> bool:
@@ -136,11 +134,20 @@ class S3Server:
         entries = json.loads(response.body).get("Entries") or []
         return [entry["FullPath"].removeprefix(f"/buckets/{bucket}/") for entry in entries]
 
-    def stop(self) -> None:
-        if self.process:
-            stop(self.process, signal.SIGTERM, timeout=15)
-            self.process = None
+    def files(self, bucket: str, directory: str = "") -> list[dict]:
+        """The filer's entry of every file of a bucket, in every directory."""
+        response = self.filer_get(f"/buckets/{bucket}/{quote(directory)}")
+        assert response.status == 200, response.status
+        found = []
+        for entry in json.loads(response.body).get("Entries") or []:
+            key = entry["FullPath"].removeprefix(f"/buckets/{bucket}/")
+            found += self.files(bucket, key + "/") if entry["Mode"] & DIRECTORY_MODE else [entry]
+        return found
+
+    def stop(self, timeout: float | None = None) -> int:
+        code = super().stop(timeout)
         for http_port, grpc_port in self.ports.values():
             for port in (http_port, grpc_port):
                 for leftover in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
                     leftover.unlink(missing_ok=True)
+        return code

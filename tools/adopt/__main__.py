@@ -15,7 +15,11 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a directory: tools/ holds the package
+# The owner runs this directory with their own Python (docs/adopt.md), where
+# the .pth of the template's .venv does not exist and only tools/adopt/ is on
+# sys.path: its parent is added so that the package imports as `adopt`. The
+# template's one sys.path edit; `python -m` would tie the command to a cwd.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import yaml  # noqa: E402
 

@@ -10,6 +10,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .owner import python_nodes
 from .requirements import Requirements, normalized
 
 WATCHED = {"django": "Django", "pytest": "pytest", "celery": "Celery", "djangorestframework": "Django REST framework"}
@@ -91,18 +92,11 @@ def version_changes(before: dict[str, str], pins: dict[str, str]) -> list[str]:
 def marked_fixtures(src: Path) -> list[str]:
     """Fixtures that carry marks, which pytest 9 refuses to collect."""
     found = []
-    for path in sorted(src.rglob("*.py")):
-        if "test" not in path.name and path.name != "conftest.py":
-            continue
-        try:
-            tree = ast.parse(path.read_text())
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                decorators = [ast.unparse(decorator) for decorator in node.decorator_list]
-                if any("fixture" in text for text in decorators) and any(".mark." in text for text in decorators):
-                    found.append(f"{path.relative_to(src.parent).as_posix()}::{node.name}")
+    for path, node in python_nodes(src, lambda path: "test" in path.name or path.name == "conftest.py"):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            decorators = [ast.unparse(decorator) for decorator in node.decorator_list]
+            if any("fixture" in text for text in decorators) and any(".mark." in text for text in decorators):
+                found.append(f"{path.relative_to(src.parent).as_posix()}::{node.name}")
     return found
 
 

@@ -3,6 +3,7 @@ URLconf, Celery app, requirements and Python are."""
 
 import ast
 import subprocess
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,16 +153,27 @@ def settings_imports(src: Path, package: str) -> list[tuple[str, str]]:
     import after adoption."""
     found = set()
     prefix = f"{package}.settings"
-    for path in sorted(src.rglob("*.py")):
+
+    def outside_settings(path: Path) -> bool:
         parts = path.relative_to(src).parts
-        if "migrations" in parts or parts[:2] == (package, "settings"):
+        return "migrations" not in parts and parts[:2] != (package, "settings")
+
+    for _, node in python_nodes(src, outside_settings):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            if node.module == prefix or node.module.startswith(prefix + "."):
+                found |= {(node.module, alias.name) for alias in node.names if alias.name != "*"}
+    return sorted(found)
+
+
+def python_nodes(src: Path, wanted: Callable[[Path], bool]) -> Iterator[tuple[Path, ast.AST]]:
+    """(path, node) for every syntax node of the .py files under src that
+    wanted(path) accepts; a file that does not parse is left out."""
+    for path in sorted(src.rglob("*.py")):
+        if not wanted(path):
             continue
         try:
             tree = ast.parse(path.read_text())
         except SyntaxError:
             continue
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                if node.module == prefix or node.module.startswith(prefix + "."):
-                    found |= {(node.module, alias.name) for alias in node.names if alias.name != "*"}
-    return sorted(found)
+            yield path, node

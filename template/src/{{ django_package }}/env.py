@@ -7,7 +7,7 @@ deployment stops with a message that says what to fix.
 import os
 from ipaddress import ip_network
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -50,6 +50,19 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number; got {raw!r}") from None
 
 
+def env_float(name: str, default: float, low: float = 0.0, high: float = 1.0) -> float:
+    raw = env_str(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number from {low} to {high}; got {raw!r}") from None
+    if not low <= value <= high:
+        raise ImproperlyConfigured(f"{name} must be a number from {low} to {high}; got {raw!r}")
+    return value
+
+
 def env_choice(name: str, default: str, choices: list[str]) -> str:
     value = env_str(name, default)
     if value not in choices:
@@ -58,11 +71,11 @@ def env_choice(name: str, default: str, choices: list[str]) -> str:
 
 
 def env_list(name: str, default: list[str] | None = None) -> list[str]:
-    """A comma-separated list; stray spaces and empty items are dropped."""
-    raw = os.environ.get(name)
-    if raw is None:
+    """A comma-separated list (or NAME_FILE's content, as env_str); stray
+    spaces and empty items are dropped."""
+    if name not in os.environ and f"{name}_FILE" not in os.environ:
         return list(default or [])
-    return [item.strip() for item in raw.split(",") if item.strip()]
+    return [item.strip() for item in env_str(name).split(",") if item.strip()]
 
 
 def env_networks(name: str, default: list[str] | None = None) -> list[str]:
@@ -102,3 +115,24 @@ def database_from_url(url: str, name: str = "DATABASE_URL") -> dict:
         "PORT": port,
         "OPTIONS": dict(parse_qsl(parts.query)),
     }
+
+
+def redis_database(url: str) -> int:
+    """The logical database of redis://[:PASSWORD@]HOST:PORT/DB (0 when none is given)."""
+    number = urlsplit(url).path.strip("/") or "0"
+    if not number.isdigit():
+        raise ImproperlyConfigured(f"A Redis URL must end with a database number, such as /0; got /{number}")
+    return int(number)
+
+
+def redis_cache_url(url: str) -> str:
+    """The cache's place when REDIS_CACHE_URL is not set: the server of
+    REDIS_URL, database 1 (0 when REDIS_URL uses 1), so that clearing the
+    cache never deletes queued tasks."""
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if parts.scheme not in {"redis", "rediss"}:
+        raise ImproperlyConfigured(f"REDIS_URL is a {parts.scheme}:// URL; set REDIS_CACHE_URL for the cache as well")
+    database = 0 if redis_database(url) == 1 else 1
+    return urlunsplit(parts._replace(path=f"/{database}"))

@@ -64,6 +64,11 @@ def find_problems(settings: dict) -> list[str]:
         problems.append("DEBUG is on; production must never run with DEBUG")
     if problem := secret_key_problem(settings.get("SECRET_KEY", "")):
         problems.append(problem)
+    for number, key in enumerate(settings.get("SECRET_KEY_FALLBACKS", []), 1):
+        if key == settings.get("SECRET_KEY"):
+            problems.append(f"SECRET_KEY_FALLBACKS entry {number} is SECRET_KEY itself; list only retired keys")
+        elif problem := secret_key_problem(key):
+            problems.append(f"SECRET_KEY_FALLBACKS entry {number}: {problem.removeprefix('SECRET_KEY ')}")
     hosts = settings.get("ALLOWED_HOSTS", [])
     if not hosts:
         problems.append("ALLOWED_HOSTS is empty; list the site's host names, comma-separated")

@@ -1,12 +1,15 @@
 """Middleware for running behind a proxy, and the security headers Django
 does not set by itself."""
 
+import logging
 from ipaddress import ip_address, ip_network
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 
 from .health import PROBES
+
+logger = logging.getLogger(__name__)
 
 
 class HealthCheckMiddleware:
@@ -26,7 +29,15 @@ class HealthCheckMiddleware:
             return self.get_response(request)
         if request.method not in ("GET", "HEAD"):
             return HttpResponseNotAllowed(["GET", "HEAD"])
-        return probe(request)
+        response = probe(request)
+        if response.status_code >= 500:
+            # A probe's 503 is its answer to the monitor that asked, not a
+            # server error: django.request would mail it to ADMINS, and the
+            # probe would wait for the SMTP server. Django skips responses
+            # carrying its own _has_been_logged flag.
+            logger.warning("%s answered %s", request.path_info, response.status_code)
+            response._has_been_logged = True
+        return response
 
 
 def parse_address(text: str):

@@ -1,4 +1,5 @@
 import json
+import logging
 
 import pytest
 from django.core.cache import cache
@@ -37,6 +38,19 @@ def test_not_ready_when_the_cache_is_unreachable(client, settings):
     response = client.get("/ready/")
     assert response.status_code == 503
     assert response.json()["checks"] == {"database": True, "cache": False}
+
+
+def test_a_failing_probe_is_a_warning_never_an_error_to_mail(client, settings, caplog):
+    settings.CACHES = UNREACHABLE_CACHE
+    request_log = logging.getLogger("django.request")  # does not propagate to caplog's root handler
+    request_log.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.WARNING):
+            assert client.get("/ready/").status_code == 503
+    finally:
+        request_log.removeHandler(caplog.handler)
+    assert [record.name for record in caplog.records if record.levelno >= logging.ERROR] == []
+    assert "/ready/ answered 503" in caplog.text
 
 
 def test_probes_only_answer_get_and_head(client):
