@@ -44,10 +44,34 @@ def test_the_render_passes_the_output_checks(swarm_project, tmp_path):
 
 def test_docker_stack_config_refuses_what_the_deploy_script_did_not_set(swarm_project, tmp_path):
     env = output_checks.swarm_deploy_env(swarm_project, tmp_path)
-    del env["SECRETS_VERSION"]
+    del env["POSTGRES_PASSWORD_VERSION"]
     result = output_checks.stack_config(swarm_project, env)
     assert result.returncode != 0
-    assert "SECRETS_VERSION" in result.stderr and "deploy with the swarm deploy script" in result.stderr
+    assert "POSTGRES_PASSWORD_VERSION" in result.stderr and "deploy with the swarm deploy script" in result.stderr
+
+
+def test_a_new_app_secret_leaves_the_database_redis_and_nginx_as_they_are(swarm_project, tmp_path):
+    """Each secret's name carries a digest of its own value: a deploy with a
+    new app secret changes what the app services read, never what db, redis
+    or nginx read (a changed db would restart: stop-first, an outage)."""
+    env = output_checks.swarm_deploy_env(swarm_project, tmp_path)
+
+    def secret_names(env: dict[str, str]) -> dict[str, set[str]]:
+        """Each service's secrets, by the names the swarm keeps them under."""
+        document = yaml.safe_load(output_checks.stack_config(swarm_project, env).stdout)
+        names = {key: secret["name"] for key, secret in document["secrets"].items()}
+        return {
+            service: {names[s["source"] if isinstance(s, dict) else s] for s in spec.get("secrets", [])}
+            for service, spec in document["services"].items()
+        }
+
+    before = secret_names(env)
+    after = secret_names({**env, "METRICS_TOKEN_VERSION": "ba9876543210"})
+    for name in ("db", "redis", "nginx"):
+        assert before[name] == after[name], name
+    for name in ("web", "celery", "beat", "migrate"):
+        assert before[name] != after[name], name
+    assert before["db"] == {"obcms_postgres_password_0123456789ab"}
 
 
 def test_services_update_one_task_at_a_time_and_roll_back(swarm_project):
@@ -111,6 +135,10 @@ def test_the_swarm_target_shares_its_facts_with_compose(swarm_project, compose_p
     # The rest of the environment comes from .env (env_file) in both.
     swarm_names = {name.removesuffix("_FILE") for name in stack(swarm_project)["x-app"]["environment"]}
     swarm_names |= set(read_env_file(swarm_project / ".env.example"))
+    # The release: compose gives IMAGE_TAG, swarm APP_VERSION (which /health/
+    # reports too); error reports read either.
+    assert stack(swarm_project)["x-app"]["environment"]["APP_VERSION"] == "${IMAGE_TAG}"
+    swarm_names.add("IMAGE_TAG")
     assert set(stack(compose_project)["x-app"]["environment"]) <= swarm_names
     assert (swarm_project / "Dockerfile").read_text() == (compose_project / "Dockerfile").read_text()
 

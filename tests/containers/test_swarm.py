@@ -134,8 +134,34 @@ class SwarmDeployment:
         )
         output = result.stdout + result.stderr
         (self.workdir / f"deploy-{tag}.log").write_text(output)
-        assert result.returncode == 0, output[-4000:]
+        assert result.returncode == 0, output[-4000:] + self.where_tasks_ran()
+        migrate = self.swarm.manager.docker(
+            "service", "ps", self.service("migrate"), "--format", "{{.Name}} {{.Node}} {{.CurrentState}}"
+        ).stdout
+        print(f"\nmigrate job's tasks after deploying {tag}:\n{migrate}")
         return time.monotonic() - start, output
+
+    def run_deploy_script(self, tag: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["sh", "scripts/swarm-deploy.sh", tag],
+            cwd=self.project,
+            env=self.swarm.manager.engine.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    def where_tasks_ran(self) -> str:
+        """Every task of the stack, its node and state, for a failure's message."""
+        result = self.swarm.manager.docker(
+            "stack", "ps", self.stack, "--no-trunc", "--format",
+            "{{.Name}} {{.Node}} {{.DesiredState}} {{.CurrentState}} {{.Error}}", check=False,
+        )  # fmt: skip
+        return "\n--- docker stack ps ---\n" + result.stdout + result.stderr
+
+    def task_ids(self, name: str) -> set[str]:
+        return {task["ID"] for task in self.running(name)}
 
     def service(self, name: str) -> str:
         return f"{self.stack}_{name}"
@@ -231,14 +257,20 @@ def swarm_deployment(
             base_images = [facts["postgres_image"], facts["redis_image"], facts["nginx_image"]]
             seconds = swarm.load_images(docker_engine, [*base_images, *images.values()])
         print(f"\nimages loaded: manager {seconds['manager']:.1f} s, worker {seconds['worker']:.1f} s")
-        swarm.manager.docker("node", "update", "--label-add", f"{facts['swarm_data_label']}=true",
-                             swarm.manager.node_id())  # fmt: skip
         ca = make_certificate(base / "certs", [answers["domain_name"], *answers["extra_domains"]])
         set_env(
             project / ".env",
             {**TEST_ENV, "IMAGE_REPOSITORY": slug, "TLS_CERT_DIR": str(base / "certs")},
         )
-        yield SwarmDeployment(swarm, project, slug, answers["domain_name"], ca, images, base)
+        deployment = SwarmDeployment(swarm, project, slug, answers["domain_name"], ca, images, base)
+        # No node labelled for the database: the script refuses (db would
+        # never start; with two labelled, it could start on empty volumes).
+        refused = deployment.run_deploy_script(next(iter(images)))
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        assert "label exactly one node" in refused.stderr and "now: none" in refused.stderr, refused.stderr
+        swarm.manager.docker("node", "update", "--label-add", f"{facts['swarm_data_label']}=true",
+                             swarm.manager.node_id())  # fmt: skip
+        yield deployment
     finally:
         with timed("swarm: stop both engines, remove the namespaces"):
             swarm.stop()
@@ -271,8 +303,13 @@ def test_first_deploy_runs_migrations_first_and_spreads_web_over_both_nodes(swar
 
 
 def test_rolling_update_to_a_new_image_under_load_fails_no_request(swarm_deployment, tmp_path):
+    """Also: an app secret changes in the same deploy (a new METRICS_TOKEN),
+    yet db and redis keep their tasks, and the database keeps its rows."""
     d = swarm_deployment
     old, new = d.images
+    d.manage_py("from django.contrib.auth.models import Group; Group.objects.create(name='before-the-update')")
+    stateful = {name: d.task_ids(name) for name in ("db", "redis")}
+    set_env(d.project / ".env", {"METRICS_TOKEN": "a-new-token-for-the-rolling-update"})
     stop = tmp_path / "stop"
     load = d.load(stop)
     time.sleep(3)
@@ -286,6 +323,17 @@ def test_rolling_update_to_a_new_image_under_load_fails_no_request(swarm_deploym
     assert result["versions"].get(old, 0) > 0 and result["versions"].get(new, 0) > 0, result["versions"]
     assert {task["image"].split("@")[0] for task in d.running("web")} == {d.images[new]}
     assert json.loads(d.get(d.swarm.manager, "/health/")[1])["version"] == new
+    assert {name: d.task_ids(name) for name in stateful} == stateful, d.where_tasks_ran()
+    kept = (
+        d.manage_py(
+            "from django.contrib.auth.models import Group\n"
+            "print(Group.objects.filter(name='before-the-update').count())"
+        )
+        .strip()
+        .splitlines()[-1]
+    )
+    print(f"db and redis kept their tasks; the row written before the update: {kept} found after it")
+    assert kept == "1"
 
 
 def test_draining_the_worker_under_load_moves_its_tasks_and_fails_no_request(swarm_deployment, tmp_path):

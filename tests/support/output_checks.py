@@ -90,15 +90,17 @@ def swarm_deploy_env(project: Path, workdir: Path) -> dict[str, str]:
     files = workdir / "deploy-files"
     files.mkdir(parents=True, exist_ok=True)
     stack = compose_file(project)
-    for entry in stack.get("secrets", {}).values():
+    versions = {}
+    for name, entry in stack.get("secrets", {}).items():
         (files / Path(entry["file"]).name).write_text("placeholder\n")
+        versions[f"{name.upper()}_VERSION"] = "0123456789ab"
     shutil.copy(project / ".env", files / "app.env")
     return {
         **read_env_file(project / ".env"),
         "IMAGE_REPOSITORY": "registry.invalid/project",
         "IMAGE_TAG": "test",
         "DEPLOY_FILES": str(files),
-        "SECRETS_VERSION": "0123456789ab",
+        **versions,
         "CONFIGS_VERSION": "0123456789ab",
     }
 
