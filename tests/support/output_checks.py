@@ -15,9 +15,9 @@ from .nginx import make_certificate, wrapper_conf
 from .render import project_env, read_answers, read_env_file
 
 # `${{ ... }}` is a GitHub Actions expression in a rendered workflow, and
-# `{{.Field}}` or `{{json .Field}}` a Go template of a docker --format
+# `{{.Field}}`, `{{json .Field}}` or `{{index .Map "key"}}` a Go template of a docker --format
 # option in a rendered script: not Jinja.
-JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{-? *(?!(?:json|range|println|if|end)\b)\w+|\{%-? *\w+|\{#")
+JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{-? *(?!(?:json|index|range|println|if|end)\b)\w+|\{%-? *\w+|\{#")
 
 
 def run(args, **kwargs) -> subprocess.CompletedProcess:
