@@ -365,6 +365,12 @@ def test_draining_the_worker_under_load_moves_its_tasks_and_fails_no_request(swa
 
 def test_a_worker_node_that_dies_mid_task_loses_no_celery_task(swarm_deployment):
     d = swarm_deployment
+    # The test-only tasks are in the rolling update's image: without it, this
+    # test can only fail (No module named 'swarmtest').
+    new_image = list(d.images.values())[-1]
+    for name in ("web", "celery"):
+        images = {task["image"].split("@")[0] for task in d.running(name)}
+        assert images == {new_image}, f"{name} runs {images}, not the rolling update's {new_image}"
     # A third worker: the scheduler puts it on the node with fewer (the worker).
     d.swarm.manager.docker("service", "scale", "--detach", f"{d.service('celery')}=3")
     wait_for(lambda: any(t["node_role"] == "worker" for t in d.running("celery")), 120, "celery on the worker")
