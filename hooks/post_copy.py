@@ -20,6 +20,7 @@ from pathlib import Path
 GENERATED = {
     "SECRET_KEY": lambda: secrets.token_urlsafe(64),
     "POSTGRES_PASSWORD": lambda: secrets.token_urlsafe(32),
+    "POSTGRES_APP_PASSWORD": lambda: secrets.token_urlsafe(32),
     "REDIS_PASSWORD": lambda: secrets.token_urlsafe(32),
     "HEALTH_CHECK_TOKEN": lambda: secrets.token_urlsafe(32),
     "METRICS_TOKEN": lambda: secrets.token_urlsafe(32),

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import pytest
 
+from support.locks import lock_requirements
 from support.project import manage
 from support.releases import GIT_IDENTITY, git, run_update
 from support.render import (
@@ -241,6 +242,8 @@ def adopted(name: str, template_clone: Path, tmp_path_factory, database_url: str
             before=before,
         )
         if result.returncode == 0:
+            # The step the adoption's notes ask for: the carried requirements into the lock files.
+            lock_requirements(repository)
             git(repository, "add", "--all")
             git(repository, "commit", "--quiet", "--message", "Adopt the deployment template")
     adoption = ADOPTIONS[name]

@@ -6,6 +6,9 @@ import yaml
 from support.render import read_env_file, render
 
 ANSWERS = {
+    # Letters beyond ASCII and punctuation are fine; control and invisible
+    # characters are not (test_bad_answers.py).
+    "project_name": "Sistema ng Pamamahala — Komunidad ng Bangsamoro (Ñ)",
     "project_slug": "bangsamoro-cms",
     "django_package": "bcms",
     "ops_app": "ops",
@@ -43,6 +46,13 @@ def test_names_reach_the_package_and_the_compose_project(project):
     assert "--app" in compose["services"]["celery"]["command"] and "bcms" in compose["services"]["celery"]["command"]
     assert (project / "deploy/nginx/bangsamoro-cms.conf").is_file()
     assert 'wsgi_app = "bcms.wsgi:application"' in read(project, "gunicorn.conf.py")
+
+
+def test_a_name_beyond_ascii_reaches_the_docs_and_package_metadata(project):
+    name = ANSWERS["project_name"]
+    assert read(project, "README.md").startswith(f"# {name}\n")
+    assert f'description = "{name}"' in read(project, "pyproject.toml")
+    assert read(project, "requirements/base.txt").startswith(f"# Runtime dependencies of {name}, pinned")
 
 
 def test_versions_reach_the_images(project):

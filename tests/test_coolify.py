@@ -35,7 +35,9 @@ def compose_config(coolify_project, tmp_path_factory):
 def test_coolify_compose_passes_the_real_compose_parser(compose_config):
     config, injected = compose_config
     web = config["services"]["web"]["environment"]
-    assert injected["SERVICE_PASSWORD_POSTGRES"] in web["DATABASE_URL"]
+    assert web["DATABASE_URL"].startswith(f"postgres://obcms_app:{injected['SERVICE_PASSWORD_POSTGRESAPP']}@db:")
+    migrate = config["services"]["migrate"]["environment"]
+    assert injected["SERVICE_PASSWORD_POSTGRES"] in migrate["DATABASE_URL"], "the owner for the migrate job only"
     assert web["SECRET_KEY"] == injected["SERVICE_BASE64_64_SECRETKEY"]
     assert web["ALLOWED_HOSTS"] == "obcms.gov.ph,www.obcms.gov.ph"
     assert "SERVICE_FQDN_WEB_8000" in web, "Coolify routes the web domain to port 8000"

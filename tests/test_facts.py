@@ -2,6 +2,7 @@
 values: a rendered file that names an image, the development database, the
 Celery command or an owner's marker names the one copier.yml gives."""
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -133,6 +134,19 @@ def test_each_owner_marker_opens_its_part_of_a_shared_file(default_project):
     assert set(markers) == set(files)
     for name, marker in markers.items():
         assert (default_project / files[name]).read_text().splitlines().count(marker) == 1, (name, marker)
+
+
+def test_digests_given_in_copier_yml_pin_every_image(tmp_path):
+    """copier.yml's image_digests, the one place to pin images by content:
+    each image the stacks run or build from then carries its digest."""
+    tags = images(python_version="3.12", postgres_version="18").values()
+    digests = {tag: "sha256:" + hashlib.sha256(tag.encode()).hexdigest() for tag in tags}
+    project = render(tmp_path / "project", {**OTHER_ANSWERS, "image_digests": digests})
+    slug = read_answers(project)["project_slug"]
+    official = [image for image in built_images(project) if not image.startswith((f"{slug}:", f"{slug}-"))]
+    assert official and all(image.split("@")[0] in digests for image in official), official
+    assert all(image == f"{image.split('@')[0]}@{digests[image.split('@')[0]]}" for image in official), official
+    assert {image.split("@")[0] for image in official} == set(digests), "every image of copier.yml is pinned"
 
 
 def test_the_probes_are_the_ones_of_copier_yml(default_project):

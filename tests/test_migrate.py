@@ -1,6 +1,6 @@
 """The migrate job (scripts/migrate.sh) on an empty database, five copies
-started at once (a retried deploy, replicas): all succeed, and each
-migration is applied exactly once."""
+started at once (a retried deploy, replicas): all succeed, each migration
+is applied exactly once, and the application's role is made once."""
 
 import re
 import subprocess
@@ -11,8 +11,11 @@ from support.render import project_env
 JOBS = 5
 
 
-def test_five_migrate_jobs_started_together_all_succeed(default_project, venv, postgres, database_url):
-    env = project_env(default_project, venv, DATABASE_URL=database_url, REDIS_URL="redis://127.0.0.1:1/0")
+def test_five_migrate_jobs_started_together_all_succeed(default_project, venv, postgres):
+    owner_url, app_url = postgres.create_owned_database("migrate_five")
+    env = project_env(
+        default_project, venv, DATABASE_URL=owner_url, APP_DATABASE_URL=app_url, REDIS_URL="redis://127.0.0.1:1/0"
+    )
     started = time.monotonic()
     jobs = [
         subprocess.Popen(
@@ -37,7 +40,6 @@ def test_five_migrate_jobs_started_together_all_succeed(default_project, venv, p
     assert len(appliers) == 1, "exactly one job applied the migrations"
     assert len(appliers[0]) == len(set(appliers[0])), "and each only once"
 
-    database = database_url.rsplit("/", 1)[1]
-    rows = postgres.psql("SELECT count(*), count(DISTINCT (app, name)) FROM django_migrations", database)
+    rows = postgres.psql("SELECT count(*), count(DISTINCT (app, name)) FROM django_migrations", "migrate_five")
     total, distinct = map(int, rows.split("|"))
     assert total == distinct == len(appliers[0]), "each migration recorded once"

@@ -283,7 +283,7 @@ def test_prometheus_scrapes_every_target_and_finds_every_series(stack):
         "pg_stat_activity_count",
         "pg_settings_max_connections",
         'probe_success{job="readiness", instance="http://web:8000/ready/"} == 1',
-        'probe_success{job="site", instance="https://nginx/ready/"} == 1',
+        'probe_success{job="site", instance="https://nginx/health/"} == 1',
         'probe_ssl_earliest_cert_expiry{job="site"} > time()',
     ]
     missing = expected

@@ -147,7 +147,7 @@ def direct_url(pgbouncer_postgres) -> str:
 @pytest.fixture(scope="module")
 def pgbouncer(pgbouncer_project, pgbouncer_postgres, direct_url) -> PgBouncerServer:
     server = PgBouncerServer(pgbouncer_project / "deploy/pgbouncer", pgbouncer_postgres)
-    server.write_scram_auth("app")
+    server.write_scram_auth("app", "pooled")
     server.start()
     yield server
     server.remove()
@@ -275,12 +275,12 @@ def psql_as_app(port: int, password: str, sql: str) -> subprocess.CompletedProce
 
 def test_the_image_entrypoint_authenticates_with_the_password(pgbouncer_project, pgbouncer_postgres, direct_url):
     """The container's way: entrypoint.sh writes the auth file from
-    POSTGRES_USER and POSTGRES_PASSWORD and starts PgBouncer, which logs in to
+    APP_DATABASE_USER and APP_DATABASE_PASSWORD and starts PgBouncer, which logs in to
     PostgreSQL with SCRAM; PGBOUNCER_* variables override pgbouncer.ini; the
     image's health check sees it answer."""
     server = PgBouncerServer(pgbouncer_project / "deploy/pgbouncer", pgbouncer_postgres)
     try:
-        server.start_with_entrypoint("app", "app-password", default_pool_size="3")
+        server.start_with_entrypoint("app", "app-password", "pooled", default_pool_size="3")
         assert server.healthcheck().returncode == 0
         config = {row["key"]: row["value"] for row in server.admin("SHOW CONFIG")}
         assert config["default_pool_size"] == "3"

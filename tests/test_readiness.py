@@ -5,14 +5,19 @@ while /health/ stays 200, and when PostgreSQL is back on the same port,
 anything. The PostgreSQL server is the test's own."""
 
 import json
+import re
 import signal
 import subprocess
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
 from support.gunicorn import GunicornServer
 from support.http import request
+from support.load import run_load
 from support.postgres import PostgresServer
 from support.processes import wait_until
 from support.project import manage
@@ -56,6 +61,13 @@ def wait_for(server: GunicornServer, path: str, status: int, within: float) -> f
     return time.monotonic() - began
 
 
+def shared_seconds(project: Path) -> float:
+    """How long each process reuses a round of readiness checks (the
+    rendered health.py): a probe may answer from a round that old."""
+    text = (project / "src" / "common" / "health.py").read_text()
+    return float(re.search(r"^RESULT_MAX_AGE_SECONDS = ([0-9.]+)$", text, re.MULTILINE).group(1))
+
+
 def worker_pids(server: GunicornServer) -> set[str]:
     log = server.log.read_text()
     return {line.rsplit("pid: ", 1)[1].strip(")") for line in log.splitlines() if "Booting worker with pid" in line}
@@ -69,11 +81,17 @@ def test_ready_follows_postgresql_stopped_and_started(app, own_postgres):
 
     stopping = time.monotonic()
     own_postgres.stop()  # fast shutdown; returns when the server has exited
-    stop_seconds = time.monotonic() - stopping
+    stopped = time.monotonic()
+    stop_seconds = stopped - stopping
     wait_for(app, "/ready/", 503, within=3 - stop_seconds)
     to_503 = time.monotonic() - stopping
-    status, body, seconds = get(app, "/ready/")
-    assert status == 503 and json.loads(body)["checks"] == {"database": False, "cache": True}
+    # Every process's last round from before the stop has expired by then:
+    # from now on, whichever worker answers says 503.
+    time.sleep(max(0.0, stopped + shared_seconds(app.project) - time.monotonic()))
+    answers = [get(app, "/ready/") for _ in range(4)]
+    for status, body, _ in answers:
+        assert status == 503 and json.loads(body)["checks"] == {"database": False, "cache": True}
+    seconds = max(s for _, _, s in answers)
     health = [get(app, "/health/") for _ in range(10)]
     assert {status for status, _, _ in health} == {200}
     assert get(app, "/test/database/")[0] == 500
@@ -98,6 +116,8 @@ def test_ready_gives_up_on_a_hung_postgresql(app, own_postgres):
     assert get(app, "/ready/")[0] == 200
     own_postgres.process.send_signal(signal.SIGSTOP)
     try:
+        # Rounds from before the SIGSTOP have expired (each process reuses one that long).
+        time.sleep(shared_seconds(app.project))
         status, body, seconds = get(app, "/ready/")
         health = get(app, "/health/")
     finally:
@@ -146,3 +166,79 @@ def test_the_migrate_job_waits_for_a_database_that_is_still_starting(
     assert job.returncode == 0, output
     assert output.count("Waiting for the database to accept connections") == 1, output
     assert own_postgres.psql("SELECT count(*) FROM django_migrations", database="starting") != "0"
+
+
+# gunicorn's rendered defaults: each thread may keep a database connection.
+WORKERS, THREADS = 2, 8
+# Room for those connections and one probe connection per worker, not for a
+# probe connection per thread. PostgreSQL keeps 3 more for superusers (the
+# test's own sampling).
+FLOOD_MAX_CONNECTIONS = WORKERS * THREADS + WORKERS + 3
+
+
+def test_a_flood_of_probes_cannot_exhaust_postgresql(project_copy, venv, redis, tmp_path):
+    """500 clients ask /ready/ at once (twice each) while pages that query
+    the database are served: every probe gets an answer, every page works,
+    PostgreSQL never runs out of connections."""
+    server = PostgresServer(max_connections=FLOOD_MAX_CONNECTIONS).start()
+    project = project_copy
+    add_test_urls(project)
+    env = project_env(project, venv, DATABASE_URL=server.create_database("flood"), REDIS_URL=redis.url)
+    manage(project, venv, env, "migrate_safely").checked()
+    env["GUNICORN_THREADS"] = str(THREADS)
+    app = GunicornServer(project, venv, env, tmp_path / "gunicorn.log", workers=WORKERS).start()
+    headers = {"X-Forwarded-Proto": "https"}
+    peak = {"connections": 0}
+    flooding = threading.Event()
+
+    def sample_connections():
+        while flooding.is_set():
+            try:
+                count = int(server.psql("SELECT count(*) FROM pg_stat_activity WHERE datname = 'flood'"))
+            except RuntimeError:  # even the superuser's reserve is gone; the log says so
+                continue
+            peak["connections"] = max(peak["connections"], count)
+            time.sleep(0.02)
+
+    try:
+        # Every thread of every worker holds its persistent connection first.
+        warm = run_load(
+            app.port,
+            "/test/database/",
+            clients=4 * WORKERS * THREADS,
+            requests_per_client=2,
+            host_header="obcms.gov.ph",
+            headers=headers,
+        )
+        assert warm.errors == 0, warm.summary()
+        flooding.set()
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            sampler = pool.submit(sample_connections)
+            probes = pool.submit(run_load, app.port, "/ready/", clients=500, requests_per_client=2, deadline_seconds=90)
+            time.sleep(0.5)
+            pages = pool.submit(
+                run_load,
+                app.port,
+                "/test/database/",
+                clients=WORKERS * THREADS,
+                requests_per_client=10,
+                host_header="obcms.gov.ph",
+                headers=headers,
+                deadline_seconds=90,
+            )
+            probes, pages = probes.result(), pages.result()
+            flooding.clear()
+            sampler.result()
+    finally:
+        flooding.clear()
+        app.stop()
+        refused = server.log.read_text().count("too many clients")
+        server.remove()
+    print(
+        f"\n/ready/ flood: {probes.summary()}\npages meanwhile: {pages.summary()}\n"
+        f"peak connections to the database: {peak['connections']} (max_connections {FLOOD_MAX_CONNECTIONS})"
+    )
+    assert refused == 0, "PostgreSQL refused connections: too many clients"
+    assert probes.errors == 0, probes.summary() + str(probes.failures[:3])
+    assert pages.errors == 0, pages.summary() + str(pages.failures[:3])
+    assert peak["connections"] <= WORKERS * THREADS + WORKERS

@@ -1,6 +1,7 @@
 """The template repository's own code is as clean as what it renders."""
 
 import json
+import re
 import subprocess
 
 import yaml
@@ -50,3 +51,14 @@ def test_ci_workflow_renders_every_answer_file(tmp_path):
     listed = json.loads(value)
     files = sorted(path.stem for path in (TEMPLATE_ROOT / "tests" / "answers").glob("*.yml"))
     assert sorted(listed) == files
+
+
+def test_every_github_action_is_pinned_by_commit_with_its_tag_named(default_project):
+    """A tag can be moved to other code, a commit cannot: the template's own
+    workflows and the rendered ones use actions by commit, the tag beside."""
+    pinned = re.compile(r"^\s*- uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
+    workflows = [*(TEMPLATE_ROOT / ".github" / "workflows").glob("*.yml")]
+    workflows += [*(default_project / ".github" / "workflows").glob("*.yml")]
+    uses = [line for path in workflows for line in path.read_text().splitlines() if "uses:" in line]
+    assert len(uses) >= 5
+    assert [line for line in uses if not pinned.match(line)] == []

@@ -5,6 +5,7 @@ that expire, never replace each other, and a wrong key is refused. The
 Amazon S3 and DigitalOcean renders sign URLs for their providers' endpoints."""
 
 import json
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -103,13 +104,56 @@ def test_a_signed_url_stops_working_when_it_expires(s3_project, s3_venv, s3_env)
     assert request_url(saved["url"]).status == 403
 
 
-def test_saving_the_same_name_twice_keeps_both(s3_project, s3_venv, s3_env, s3_server):
+def test_saving_the_same_name_twice_keeps_both_under_unguessable_names(s3_project, s3_venv, s3_env, s3_server):
     first = save(s3_project, s3_venv, s3_env, "forms/application.txt", b"first").data["name"]
     second = save(s3_project, s3_venv, s3_env, "forms/application.txt", b"second").data["name"]
-    assert first == "forms/application.txt"
-    assert second != first and second.startswith("forms/application_")
+    for name in (first, second):
+        assert re.fullmatch(r"forms/application_[A-Za-z0-9]{22}\.txt", name), name
+    assert first != second
     assert s3_server.stored(BUCKET, first) == b"first"
     assert s3_server.stored(BUCKET, second) == b"second"
+
+
+# Uploads that would run as part of a site if sent as they are: a page, a
+# drawing with a script, a script, and a PNG that is also a page (a polyglot).
+HOSTILE_UPLOADS = {
+    "evil.html": b"<script>alert(document.cookie)</script>",
+    "evil.svg": b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+    "evil.js": b"alert(document.cookie)",
+    "evil.png": b"\x89PNG\r\n\x1a\n<html><script>alert(1)</script></html>",
+}
+
+
+@pytest.mark.parametrize("file_name", list(HOSTILE_UPLOADS))
+def test_hostile_uploads_come_from_the_bucket_as_downloads(s3_project, s3_venv, s3_env, file_name):
+    """The signed URL makes the S3 server answer with a safe type and
+    disposition (response-content-type, response-content-disposition). The
+    object is stored with them too, for a URL signed without them; SeaweedFS
+    keeps the disposition but replaces a stored application/octet-stream
+    with a type guessed from the name (so do some other S3-compatible
+    servers), which is why the signed parameters matter."""
+    code = f"""
+import json
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+name = default_storage.save("uploads/{file_name}", ContentFile({HOSTILE_UPLOADS[file_name]!r}, name="x.html"))
+client = default_storage.connection.meta.client
+bare = client.generate_presigned_url("get_object", Params={{"Bucket": default_storage.bucket_name, "Key": name}})
+print(json.dumps([default_storage.url(name), bare]))
+"""
+    signed_url, bare_url = shell(s3_project, s3_venv, s3_env, code).data
+    query = parse_qs(urlsplit(signed_url).query)
+    if file_name == "evil.png":
+        expected = ("image/png", 'inline; filename="evil.png"')
+    else:
+        expected = ("application/octet-stream", f'attachment; filename="{file_name}"')
+    assert (query["response-content-type"][0], query["response-content-disposition"][0]) == expected
+    signed = request_url(signed_url)
+    assert signed.status == 200 and signed.body == HOSTILE_UPLOADS[file_name]
+    assert (signed.header("content-type"), signed.header("content-disposition")) == expected
+    bare = request_url(bare_url)
+    assert bare.status == 200 and bare.body == HOSTILE_UPLOADS[file_name]
+    assert bare.header("content-disposition") == expected[1], "as stored"
 
 
 def test_a_wrong_secret_key_is_refused(s3_project, s3_venv, s3_env, s3_server):
@@ -123,7 +167,8 @@ def test_a_wrong_secret_key_is_refused(s3_project, s3_venv, s3_env, s3_server):
 
 def test_the_media_view_sends_a_signed_in_user_to_a_working_signed_url(s3_project, s3_venv, s3_env, tmp_path):
     saved = save(s3_project, s3_venv, s3_env, "minutes/meeting.txt", b"minutes of the meeting").data
-    cookie = signed_in_session(s3_project, s3_venv, s3_env, "reader")
+    cookie = signed_in_session(s3_project, s3_venv, s3_env, "clerk", is_staff=True)
+    outsider = signed_in_session(s3_project, s3_venv, s3_env, "reader")
     server = GunicornServer(s3_project, s3_venv, s3_env, tmp_path / "gunicorn.log").start()
     try:
         # As nginx forwards it: HTTPS was at the proxy.
@@ -133,6 +178,10 @@ def test_the_media_view_sends_a_signed_in_user_to_a_working_signed_url(s3_projec
         assert anonymous.status == 302
         assert anonymous.header("location").startswith("/admin/login/")
 
+        refused = request(server.port, path, host_header=DOMAIN, headers={**headers, "Cookie": outsider})
+        assert refused.status == 403, "media_access lets staff in, not every signed-in user"
+        assert "location" not in refused.headers
+
         signed_in = request(server.port, path, host_header=DOMAIN, headers={**headers, "Cookie": cookie})
         assert signed_in.status == 302, signed_in.body[:500]
         assert "no-store" in signed_in.header("cache-control")
@@ -141,6 +190,8 @@ def test_the_media_view_sends_a_signed_in_user_to_a_working_signed_url(s3_projec
         download = request_url(location)
         assert download.status == 200
         assert download.body == b"minutes of the meeting"
+        assert download.header("content-type") == "application/octet-stream"
+        assert download.header("content-disposition") == 'attachment; filename="meeting.txt"'
     finally:
         server.stop()
 

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
@@ -38,6 +39,9 @@ class NamespacedStack:
     ca: Path
     tools: Path
     access_log: Path
+    project: Path
+    venv: Path
+    env: dict
 
 
 def browser_errors_in_access_log(log: Path) -> list[str]:
@@ -82,7 +86,7 @@ def stack(default_project, venv, postgres, redis, tmp_path_factory):
     )
     try:
         nginx.start()
-        yield NamespacedStack(namespace, ca, tools, base / "nginx" / "access.log")
+        yield NamespacedStack(namespace, ca, tools, base / "nginx" / "access.log", project, venv, env)
     finally:
         nginx.stop()
         namespace.stop()
@@ -143,6 +147,55 @@ def test_the_admin_works_under_the_policy_in_chromium(stack):
     assert not report["inlineScriptRan"]
     assert [violation["directive"] for violation in report["control"]["violations"]] == ["script-src-elem"]
     assert any("Content Security Policy" in message["text"] for message in report["control"]["console"])
+
+
+# If one of these ever runs, it says so on the browser's console: a page, a
+# drawing, a script, an image that is also a page, and an image that is also
+# a script (GIF89a=1; is valid JavaScript).
+HOSTILE_UPLOADS = {
+    "evil.html": b'<script>console.log("UPLOAD-SCRIPT-RAN html")</script>',
+    "evil.svg": b'<svg xmlns="http://www.w3.org/2000/svg"><script>console.log("UPLOAD-SCRIPT-RAN svg")</script></svg>',
+    "evil.js": b'console.log("UPLOAD-SCRIPT-RAN js");',
+    "evil.png": b'\x89PNG\r\n\x1a\n<html><script>console.log("UPLOAD-SCRIPT-RAN png")</script></html>',
+    "evil.gif": b'GIF89a=1;console.log("UPLOAD-SCRIPT-RAN gif");',
+}
+
+
+def test_uploads_never_run_in_chromium(stack):
+    """Django sends the files itself here (no X-Accel prefix, as on Coolify
+    and in development). A signed-in admin opens each upload, and a page of
+    the site loads each as a script: none runs. The control script does."""
+    code = f"""
+import json
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+files = {HOSTILE_UPLOADS!r}
+print(json.dumps([default_storage.save("uploads/" + name, ContentFile(body)) for name, body in files.items()]))
+"""
+    urls = [f"/media/{name}" for name in shell(stack.project, stack.venv, stack.env, code).data]
+    scripts_page = "/test/scripts/?" + urlencode([("src", url) for url in urls] + [("src", "/test/control.js")])
+    script = Path(__file__).parent / "npm" / "uploads_run.cjs"
+    result = stack.namespace.run(
+        [require("node"), str(script), f"https://{DOMAIN}", "admin", ADMIN_PASSWORD, scripts_page, *urls],
+        timeout=180,
+        env={
+            "PATH": os.environ["PATH"],
+            "HOME": str(stack.tools),
+            "NODE_PATH": str(stack.tools / "node_modules"),
+            "CHROMIUM": require("chromium"),
+        },
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    print("\n" + json.dumps(report, indent=2))
+    assert report["ran"] == ["UPLOAD-SCRIPT-RAN control"]
+    opened = dict(zip(HOSTILE_UPLOADS, report["opened"].values(), strict=True))
+    for name in ("evil.html", "evil.svg", "evil.js"):
+        assert opened[name] == {"shown": None, "downloaded": True}, name
+    assert opened["evil.png"]["shown"] == {"status": 200, "type": "image/png"}
+    assert opened["evil.gif"]["shown"] == {"status": 200, "type": "image/gif"}
+    refused = [text for text in report["console"] if "Refused to execute script" in text]
+    assert len(refused) == len(HOSTILE_UPLOADS), report["console"]
 
 
 @pytest.mark.parametrize(

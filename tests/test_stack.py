@@ -4,75 +4,20 @@ gunicorn (rendered gunicorn.conf.py, production settings) -> PostgreSQL, Redis."
 import http.client
 import json
 import re
-import shutil
-import tempfile
 import time
-from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 
-from support.compose import compose_environment
-from support.gunicorn import GunicornServer
-from support.http import Response, request
-from support.nginx import NginxServer, make_certificate
-from support.project import as_deployed
-from support.redis import RedisServer
-from support.render import project_env
-
-DOMAIN = "obcms.gov.ph"
-ADMIN_PASSWORD = "a-long-test-password-for-the-admin"
-
-
-@dataclass
-class Stack:
-    project: Path
-    env: dict
-    redis: RedisServer
-    gunicorn: GunicornServer
-    nginx: NginxServer
-    ca: Path
-    media: Path
-
-    def https(self, path: str, **kwargs) -> Response:
-        return request(self.nginx.https_port, path, host_header=DOMAIN, tls_ca=self.ca, **kwargs)
-
-    def http(self, path: str, **kwargs) -> Response:
-        return request(self.nginx.http_port, path, host_header=DOMAIN, **kwargs)
+from support.http import request
+from support.processes import wait_until
+from support.project import shell, signed_in_session
+from support.stack import ADMIN_PASSWORD, DOMAIN, admin_session, login_form, running_stack
 
 
 @pytest.fixture(scope="module")
 def stack(default_project, venv, postgres, tmp_path_factory):
-    base = tmp_path_factory.mktemp("stack")
-    project = base / "project"
-    shutil.copytree(default_project, project)
-    redis = RedisServer(base / "redis").start()
-    # Readable by nginx's unprivileged workers, as the media volume is in the
-    # container (pytest's own temporary directories are root-only).
-    media = Path(tempfile.mkdtemp(prefix="obcms-test-media-"))
-    media.chmod(0o755)
-    env = project_env(
-        project,
-        venv,
-        # What the compose file gives web (MEDIA_X_ACCEL_PREFIX: nginx sends uploads).
-        **compose_environment(project, "web"),
-        DATABASE_URL=postgres.create_database("stack"),
-        REDIS_URL=redis.url,
-        DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
-        MEDIA_ROOT=str(media),
-    )
-    as_deployed(project, venv, env, admin_email=f"admin@{DOMAIN}")
-    gunicorn = GunicornServer(project, venv, env, base / "gunicorn.log").start()
-    ca = make_certificate(base / "certs", [DOMAIN, f"www.{DOMAIN}"])
-    nginx = NginxServer(
-        base / "nginx", project / "deploy/nginx/obcms.conf", gunicorn.port, base / "certs", media
-    ).start()
-    yield Stack(project, env, redis, gunicorn, nginx, ca, media)
-    nginx.stop()
-    gunicorn.stop()
-    redis.stop()
-    shutil.rmtree(media)
+    with running_stack(default_project, venv, postgres, tmp_path_factory.mktemp("stack"), "stack") as running:
+        yield running
 
 
 def test_health_answers_json_over_https(stack):
@@ -83,12 +28,12 @@ def test_health_answers_json_over_https(stack):
 
 
 def test_readiness_follows_redis_without_restarting_gunicorn(stack):
-    assert stack.https("/ready/").status == 200
+    assert stack.direct("/ready/").status == 200
     master = stack.gunicorn.process.pid
 
     stack.redis.stop()
     stopped = time.monotonic()
-    while (response := stack.https("/ready/")).status != 503:
+    while (response := stack.direct("/ready/")).status != 503:
         assert time.monotonic() - stopped < 3, "still ready 3 s after Redis stopped"
         time.sleep(0.1)
     assert json.loads(response.body)["checks"] == {"database": True, "cache": False}
@@ -96,7 +41,7 @@ def test_readiness_follows_redis_without_restarting_gunicorn(stack):
 
     stack.redis.start()  # the same port again
     back = time.monotonic()
-    while stack.https("/ready/").status != 200:
+    while stack.direct("/ready/").status != 200:
         assert time.monotonic() - back < 10, "not ready 10 s after Redis came back"
         time.sleep(0.2)
     assert stack.gunicorn.process.pid == master and stack.gunicorn.process.poll() is None
@@ -198,35 +143,8 @@ def test_nginx_keeps_hashed_static_files_and_never_other_names(stack):
         stack.gunicorn.start()
 
 
-def log_in(stack) -> Response:
-    """The admin login form, posted over HTTPS as a browser does."""
-    page = stack.https("/admin/login/")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.body.decode()).group(1)
-    csrf_cookie = next(c for c in page.cookies if c.startswith("csrftoken=")).split(";")[0]
-    form = urlencode(
-        {"csrfmiddlewaretoken": token, "username": "admin", "password": ADMIN_PASSWORD, "next": "/admin/"}
-    ).encode()
-    return stack.https(
-        "/admin/login/?next=/admin/",
-        method="POST",
-        body=form,
-        headers={
-            "Cookie": csrf_cookie,
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Origin": f"https://{DOMAIN}",
-            "Referer": f"https://{DOMAIN}/admin/login/",
-        },
-    )
-
-
-def admin_session(stack) -> str:
-    response = log_in(stack)
-    assert response.status == 302, response.body[:500]
-    return next(c for c in response.cookies if c.startswith("sessionid=")).split(";")[0]
-
-
 def test_admin_login_post_over_https_passes_csrf(stack):
-    response = log_in(stack)
+    response = login_form(stack, "admin", ADMIN_PASSWORD)
     assert response.status == 302, response.body[:500]
     assert response.header("location") == "/admin/"
     session = next(c for c in response.cookies if c.startswith("sessionid="))
@@ -235,26 +153,80 @@ def test_admin_login_post_over_https_passes_csrf(stack):
     assert dashboard.status == 200 and b"Site administration" in dashboard.body
 
 
-def test_uploads_sent_by_nginx_cannot_run_as_pages_of_the_site(stack):
-    """An uploaded HTML file comes back through the protected media view and
-    nginx's X-Accel-Redirect, sandboxed and not sniffed: data, not a page."""
-    upload = stack.media / "reports/quarterly.html"
-    upload.parent.mkdir(mode=0o755)
-    upload.write_bytes(b"<script>alert(document.cookie)</script>")
-    upload.chmod(0o644)
-    assert stack.https("/media/reports/quarterly.html").status == 302, "signed-in users only"
+# Uploads that would run as part of the site if sent as they are: a page, a
+# drawing with a script, a script, and a PNG that is also a page (a polyglot).
+HOSTILE_UPLOADS = {
+    "evil.html": b"<script>alert(document.cookie)</script>",
+    "evil.svg": b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+    "evil.js": b"alert(document.cookie)",
+    "evil.png": b"\x89PNG\r\n\x1a\n<html><script>alert(1)</script></html>",
+}
+UPLOAD_POLICY = "default-src 'none'; frame-ancestors 'none'; sandbox"
 
-    response = stack.https("/media/reports/quarterly.html", headers={"Cookie": admin_session(stack)})
+
+@pytest.fixture(scope="module")
+def admin_cookie(stack):
+    return admin_session(stack)
+
+
+@pytest.fixture(scope="module")
+def hostile_uploads(stack) -> dict[str, str]:
+    """Saved through the project's own storage, as an upload form saves
+    them: the stored name of each."""
+    code = f"""
+import json
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+files = {HOSTILE_UPLOADS!r}
+print(json.dumps({{name: default_storage.save("uploads/" + name, ContentFile(body)) for name, body in files.items()}}))
+"""
+    return shell(stack.project, stack.venv, stack.env, code).data
+
+
+def test_upload_names_carry_a_random_part(hostile_uploads, stack, admin_cookie):
+    for file_name, stored in hostile_uploads.items():
+        stem, suffix = file_name.split(".")
+        assert re.fullmatch(rf"uploads/{stem}_[A-Za-z0-9]{{22}}\.{suffix}", stored), stored
+    assert stack.https("/media/uploads/evil.html", headers={"Cookie": admin_cookie}).status == 404
+
+
+@pytest.mark.parametrize("file_name", list(HOSTILE_UPLOADS))
+def test_uploads_sent_by_nginx_are_sandboxed_data(stack, admin_cookie, hostile_uploads, file_name):
+    """Through the protected media view and nginx's X-Accel-Redirect: a
+    download of bytes (an image shown as an image), sandboxed, not sniffed."""
+    response = stack.https(f"/media/{hostile_uploads[file_name]}", headers={"Cookie": admin_cookie})
     assert response.status == 200
-    assert response.body == upload.read_bytes(), "nginx sent the file itself"
-    policy = response.header("content-security-policy")
-    assert "sandbox" in policy and "default-src 'none'" in policy
+    assert response.body == HOSTILE_UPLOADS[file_name], "nginx sent the file itself"
+    assert "x-accel-redirect" not in response.headers
+    if file_name == "evil.png":
+        assert response.header("content-type") == "image/png"
+        assert response.header("content-disposition") == 'inline; filename="evil.png"'
+    else:
+        assert response.header("content-type") == "application/octet-stream"
+        assert response.header("content-disposition") == f'attachment; filename="{file_name}"'
+    assert response.header("content-security-policy") == UPLOAD_POLICY
     assert response.header("x-content-type-options") == "nosniff"
+    assert response.header("x-frame-options") == "DENY"
+
+
+def test_uploads_are_for_the_users_media_access_allows(stack, hostile_uploads):
+    """The default media_access.can_read_media: active staff only."""
+    path = f"/media/{hostile_uploads['evil.html']}"
+    anonymous = stack.https(path)
+    assert anonymous.status == 302 and anonymous.header("location").startswith("/admin/login/")
+    reader = signed_in_session(stack.project, stack.venv, stack.env, "reader")
+    refused = stack.https(path, headers={"Cookie": reader})
+    assert refused.status == 403
+    assert HOSTILE_UPLOADS["evil.html"] not in refused.body
+    staff = signed_in_session(stack.project, stack.venv, stack.env, "clerk", is_staff=True)
+    assert stack.https(path, headers={"Cookie": staff}).status == 200
+    # The media volume is not reachable without Django's answer.
+    assert stack.https(f"/protected-media/{hostile_uploads['evil.html']}").status == 404
 
 
 def test_access_log_leaves_out_the_liveness_probe(stack):
     stack.https("/health/")
-    stack.https("/ready/")
-    log = stack.gunicorn.log.read_text()
-    assert '"GET /ready/ HTTP/1.1" 200' in log
-    assert "GET /health/" not in log
+    status = stack.direct("/ready/").status
+    # gunicorn writes the line just after it answered.
+    wait_until(lambda: f'"GET /ready/ HTTP/1.1" {status}' in stack.gunicorn.log.read_text(), 5, "the access log line")
+    assert "GET /health/" not in stack.gunicorn.log.read_text()

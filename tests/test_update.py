@@ -13,6 +13,7 @@ import yaml
 from packaging.version import Version
 
 from support import output_checks
+from support.locks import lock_requirements
 from support.owner import apply_owner_edits
 from support.releases import answer_renames, answers_at, git, releases, run_update
 from support.render import project_package, project_venv, read_answers, render, run_project_tests
@@ -138,6 +139,8 @@ def test_updated_project_passes_its_tests_linters_and_check_deploy(
     update = updated(release, profile, template_clone, tmp_path_factory)
     assert update.returncode == 0, update.output
     project = update.project
+    # The owner's requirement in the lock files, as the image build asks.
+    lock_requirements(project)
     venv = project_venv(project)
 
     assert output_checks.ruff_problems(project) == []

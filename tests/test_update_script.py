@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from support.releases import git, run_update
-from support.render import render
+from support.releases import git, releases, run_update
+from support.render import TEMPLATE_ROOT, render
 
 OWNER_LINE = "# Our own build notes\n"
 RELEASE_LINE = "# Container image, changed by the next release\n"
@@ -90,3 +90,25 @@ def test_update_refuses_a_dirty_tree(conflicting):
     assert result.returncode == 1
     assert "Commit or stash your changes first" in result.stderr
     assert (project / "Dockerfile").read_text().startswith(OWNER_LINE)
+
+
+def test_the_script_keeps_its_bytes_up_to_copier_update_for_every_release():
+    """bash reads a script as it runs it, and `copier update` rewrites this
+    one: the old copy, which runs the update, reads on at the same byte
+    offset of the new file. So every byte up to the end of the `copier
+    update` line must stay as in each release that has the script, or the
+    update ends in the middle of a line ("command not found")."""
+    path = "template/scripts/update-template.sh"
+    head = "\ncopier update --defaults --trust"
+    now = (TEMPLATE_ROOT / path).read_text()
+    assert head in now
+    prefix = now[: now.index("\n", now.index(head) + 1) + 1]
+    compared = 0
+    for tag, commit in releases():
+        try:
+            old = git(TEMPLATE_ROOT, "show", f"{commit}:{path}")
+        except RuntimeError:
+            continue  # the release before the script existed
+        assert old.startswith(prefix), f"{tag}'s script differs before its `copier update` line"
+        compared += 1
+    assert compared >= 2

@@ -63,6 +63,7 @@ if [ -n "$problems" ]; then
         echo "The update needs your hand in these files:"
         sort <<<"$problems" | sed 's/^/  /'
         echo "In each, keep what both sides need and remove the markers, then 'git add' it."
+        echo "A lock file (requirements/*.lock) is easier made again: fix the .txt files, then run scripts/lock-requirements.sh."
         echo "To drop the update instead: git reset --hard HEAD && git clean -d --force"
     } >&2
     exit 1

@@ -271,6 +271,21 @@ class Deployment:
         flags = [arg for key, value in (env or {}).items() for arg in ("--env", f"{key}={value}")]
         return self.compose("exec", "-T", *flags, service, *command, timeout=timeout).stdout
 
+    def ready(self) -> tuple[int, dict]:
+        """/ready/ as a probe inside the network asks it: from the web
+        container itself, without a proxy's X-Forwarded-For."""
+        code = (
+            "import json, os, urllib.error, urllib.request\n"
+            "url = f\"http://127.0.0.1:{os.environ.get('PORT', '8000')}/ready/\"\n"
+            "try:\n"
+            "    answer = urllib.request.urlopen(url, timeout=10)\n"
+            "except urllib.error.HTTPError as error:\n"
+            "    answer = error\n"
+            "print(json.dumps([answer.status, json.loads(answer.read())]))"
+        )
+        status, body = json.loads(self.exec("web", "python", "-c", code).strip().splitlines()[-1])
+        return status, body
+
     def django_shell(self, code: str, service: str = "web") -> str:
         """Python run by `manage.py shell` in a running app container."""
         return self.exec(service, "python", "src/manage.py", "shell", "--verbosity", "0", "--command", code)

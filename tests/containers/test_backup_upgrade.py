@@ -23,7 +23,6 @@ step; only the backup image is built (FROM each step's PostgreSQL)."""
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import shutil
@@ -238,6 +237,6 @@ def test_a_new_host_restores_the_off_site_backup(stack: Stack, tmp_path: Path) -
         assert row_counts(deployment) == stack.rows
         cookie = deployment.login("admin", ADMIN_PASSWORD)
         check_upload_served_to_signed_in_users(deployment, *stack.upload, cookie)
-        assert json.loads(deployment.get("/ready/").body)["status"] == "ready"
+        assert deployment.ready()[1]["status"] == "ready"
     finally:
         deployment.down(volumes=True)

@@ -57,24 +57,25 @@ def test_the_build_step_labels_the_image_with_its_commit(docker_engine: DockerEn
     assert label == git(built, "rev-parse", "HEAD").strip()
 
 
-def test_the_smoke_run_passes_on_a_fresh_render(docker_engine, built, database_url, redis, postgres) -> None:
+def test_the_smoke_run_passes_on_a_fresh_render(docker_engine, built, redis, postgres) -> None:
+    owner_url, app_url = postgres.create_owned_database("ci_smoke")
     result = run_script(
         docker_engine, built, "smoke-image.sh", IMAGE,
-        DATABASE_URL=database_url, REDIS_URL=redis.url, SMOKE_PORT=str(free_port()),
+        DATABASE_URL=owner_url, APP_DATABASE_URL=app_url, REDIS_URL=redis.url, SMOKE_PORT=str(free_port()),
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Smoke run passed" in result.stdout
     assert '/ready/: {"status": "ready"' in result.stdout
-    database = database_url.rsplit("/", 1)[1]
-    assert int(postgres.psql("SELECT count(*) FROM django_migrations", database)) > 0, "the migrate job ran"
+    assert int(postgres.psql("SELECT count(*) FROM django_migrations", "ci_smoke")) > 0, "the migrate job ran"
     leftovers = docker_engine.docker("ps", "--all", "--quiet", "--filter", "name=smoke-").stdout.split()
     assert leftovers == [], "the smoke run removes its container"
 
 
-def test_the_smoke_run_fails_when_the_app_is_not_ready(docker_engine, built, database_url) -> None:
+def test_the_smoke_run_fails_when_the_app_is_not_ready(docker_engine, built, postgres) -> None:
+    owner_url, app_url = postgres.create_owned_database("ci_not_ready")
     result = run_script(
         docker_engine, built, "smoke-image.sh", IMAGE,
-        DATABASE_URL=database_url, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
+        DATABASE_URL=owner_url, APP_DATABASE_URL=app_url, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
         SMOKE_PORT=str(free_port()), SMOKE_TIMEOUT="8",
     )  # fmt: skip
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]

@@ -14,6 +14,7 @@ from support.render import read_env_file
 
 from .checks import (
     check_front_door,
+    check_least_privilege,
     check_monitor_sees_the_celery_heartbeat,
     check_services_came_up,
     check_upload_served_to_signed_in_users,
@@ -43,6 +44,7 @@ def deployment(app_images: AppImages, tmp_path_factory: pytest.TempPathFactory) 
 def test_coolify_deployment_comes_up_and_answers(deployment: Deployment) -> None:
     containers = check_services_came_up(deployment)
     assert "nginx" not in containers
+    check_least_privilege(deployment)
     with timed("coolify: probes, static file, admin login page from web"):
         check_front_door(deployment)
     token = read_env_file(deployment.project / ".env")["SERVICE_PASSWORD_64_HEALTHCHECK"]

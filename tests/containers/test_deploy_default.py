@@ -21,6 +21,7 @@ from support.render import read_answers, read_env_file
 
 from .checks import (
     check_front_door,
+    check_least_privilege,
     check_monitor_sees_the_celery_heartbeat,
     check_services_came_up,
     check_upload_served_to_signed_in_users,
@@ -98,6 +99,7 @@ def deployment(app_images: AppImages, tmp_path_factory: pytest.TempPathFactory) 
 
 def test_every_service_comes_up_and_the_site_answers(deployment: Deployment) -> None:
     check_services_came_up(deployment)
+    check_least_privilege(deployment)
     with timed("default: probes, static file, admin login page through nginx"):
         check_front_door(deployment)
     token = read_env_file(deployment.project / ".env")["HEALTH_CHECK_TOKEN"]
@@ -123,19 +125,19 @@ def test_app_processes_run_unprivileged_on_a_read_only_root(deployment: Deployme
 
 def test_readiness_follows_a_database_restart_without_restarting_web(deployment: Deployment) -> None:
     before = deployment.containers()["web"]["State"]
-    assert deployment.get("/ready/").status == 200
+    assert deployment.ready()[0] == 200
 
     with timed("default: db stopped -> /ready/ 503"):
         deployment.compose("stop", "db", timeout=90)
-        response = wait_until(
-            lambda: (r := deployment.get("/ready/")).status == 503 and r, 15, "/ready/ 503 after the db stopped"
+        status, body = wait_until(
+            lambda: (r := deployment.ready())[0] == 503 and r, 15, "/ready/ 503 after the db stopped"
         )
-    assert json.loads(response.body)["checks"] == {"database": False, "cache": True}
+    assert body["checks"] == {"database": False, "cache": True}
     assert deployment.get("/health/").status == 200, "liveness does not depend on the database"
 
     with timed("default: db started -> /ready/ 200"):
         deployment.compose("start", "db", timeout=90)
-        wait_until(lambda: deployment.get("/ready/").status == 200, 60, "/ready/ 200 after the db came back")
+        wait_until(lambda: deployment.ready()[0] == 200, 60, "/ready/ 200 after the db came back")
 
     after = deployment.containers()["web"]["State"]
     assert (after["StartedAt"], after["Pid"], after["Status"]) == (before["StartedAt"], before["Pid"], "running")

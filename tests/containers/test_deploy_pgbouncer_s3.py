@@ -21,7 +21,7 @@ import pytest
 from support.render import read_env_file
 from support.s3 import S3Server
 
-from .checks import check_front_door, check_services_came_up, save_upload
+from .checks import check_front_door, check_least_privilege, check_services_came_up, save_upload
 from .conftest import AppImages
 from .deployment import Deployment, private_copy, timed
 
@@ -72,6 +72,7 @@ def deployment(stack: tuple[Deployment, S3Server]) -> Deployment:
 def test_every_service_comes_up_with_pgbouncer(deployment: Deployment) -> None:
     containers = check_services_came_up(deployment)
     assert containers["pgbouncer"]["State"]["Health"]["Status"] == "healthy"
+    check_least_privilege(deployment)
     assert "media" not in (deployment.rendered.get("volumes") or {}), "uploads live in the bucket"
     with timed("pgbouncer-s3: probes, static file, admin login page through nginx"):
         check_front_door(deployment)
@@ -90,7 +91,7 @@ def test_the_app_reaches_postgres_only_through_pgbouncer(deployment: Deployment)
         "migrate": "db",
     }
     for _ in range(3):
-        assert deployment.get("/ready/").status == 200
+        assert deployment.ready()[0] == 200
     # A query of the app, through PgBouncer; its server connection stays in the pool.
     assert deployment.django_shell("from django.contrib.auth.models import User; print(User.objects.count())")
     env = read_env_file(deployment.project / ".env")

@@ -229,7 +229,7 @@ def test_the_first_deploy_runs_release_a(stack: Stack) -> None:
     assert images_of_app_services(deployment) == {name: [stack.image(stack.a)] for name in ("web", "celery", "beat")}
     assert image_tag(deployment) == stack.a
     assert recorded(deployment) == [("deploy", stack.a)]
-    assert deployment.get("/ready/").status == 200
+    assert deployment.ready()[0] == 200
     assert deployment.get(PAGE).status == 200
 
 

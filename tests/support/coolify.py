@@ -17,6 +17,7 @@ def injected_variables(domain: str = "obcms.gov.ph") -> dict[str, str]:
     return {
         "SERVICE_USER_POSTGRES": secrets.token_hex(8),
         "SERVICE_PASSWORD_POSTGRES": secrets.token_urlsafe(24),
+        "SERVICE_PASSWORD_POSTGRESAPP": secrets.token_urlsafe(24),
         "SERVICE_PASSWORD_REDIS": secrets.token_urlsafe(24),
         "SERVICE_BASE64_64_SECRETKEY": secrets.token_hex(32),
         "SERVICE_PASSWORD_64_HEALTHCHECK": secrets.token_urlsafe(48),

@@ -1,6 +1,8 @@
 """nginx on loopback: the rendered conf in front of a gunicorn, or a server
 conf of the test's own; every path of it under one directory."""
 
+import os
+import pwd
 import shutil
 import subprocess
 import tempfile
@@ -25,8 +27,15 @@ CLOUDFLARE_EXTRA = "/etc/nginx/cloudflare-extra.conf"
 WHAT = "the rendered nginx conf"
 
 
-def wrapper_conf(prefix: Path, server_conf: Path, worker_processes: str = "1", error_level: str = "info") -> str:
-    """A minimal nginx.conf around a server conf, with every path in prefix."""
+def wrapper_conf(
+    prefix: Path,
+    server_conf: Path,
+    worker_processes: str = "1",
+    error_level: str = "info",
+    body_dir: Path | None = None,
+) -> str:
+    """A minimal nginx.conf around a server conf, with every path in prefix
+    (request bodies in body_dir when given)."""
     mime = Path("/etc/nginx/mime.types")
     return f"""
 worker_processes {worker_processes};
@@ -36,7 +45,7 @@ events {{ worker_connections 1024; }}
 http {{
     include {mime};
     access_log {prefix}/access.log;
-    client_body_temp_path {prefix}/client_body;
+    client_body_temp_path {body_dir or prefix / "client_body"};
     proxy_temp_path {prefix}/proxy;
     fastcgi_temp_path {prefix}/fastcgi;
     uwsgi_temp_path {prefix}/uwsgi;
@@ -146,9 +155,16 @@ class NginxServer(Nginx):
             text = text.replace(MEDIA_DIR, f"{media_dir}/")
         if cloudflare_extra is not None:
             text = replace_required(text, CLOUDFLARE_EXTRA, str(cloudflare_extra), WHAT)
-        super().__init__(base, text, namespace)
+        # Request bodies that nginx buffers: its unprivileged workers write
+        # them, and may not enter pytest's root-only directories.
+        self.body_dir = Path(tempfile.mkdtemp(prefix="obcms-test-nginx-body-"))
+        if os.geteuid() == 0:
+            worker = pwd.getpwnam("nobody")
+            os.chown(self.body_dir, worker.pw_uid, worker.pw_gid)
+        super().__init__(base, text, namespace, body_dir=self.body_dir)
 
     def stop(self, timeout: float | None = None) -> int:
         code = super().stop(timeout)
         shutil.rmtree(self.static_cache, ignore_errors=True)
+        shutil.rmtree(self.body_dir, ignore_errors=True)
         return code

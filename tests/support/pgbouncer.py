@@ -2,10 +2,11 @@
 front of a test PostgreSQL, as an unprivileged user (PgBouncer refuses root).
 
 The rendered pgbouncer.ini is written for the compose network; only its
-host, port and paths are changed here. Its auth file and runtime.ini are
-what the image's entrypoint.sh writes at start: either written by the test
-(with the role's SCRAM secret from pg_authid) or by running entrypoint.sh
-itself (with the password, as in the container).
+address, port and paths are changed here. Its auth file, databases.ini
+(the one database it serves, on the db host) and runtime.ini are what the
+image's entrypoint.sh writes at start: either written by the test (with the
+role's SCRAM secret from pg_authid) or by running entrypoint.sh itself
+(with the password, as in the container).
 """
 
 import os
@@ -47,7 +48,6 @@ class PgBouncerServer(Process):
         self.user = "postgres" if os.geteuid() == 0 else None
         self.log = self.base / "pgbouncer.log"
         text = (rendered_dir / "pgbouncer.ini").read_text()
-        text = replace_required(text, SERVER, f"host={postgres.host} port={postgres.port}", WHAT)
         text = replace_required(text, LISTEN_ADDR, "listen_addr = 127.0.0.1", WHAT)
         text = replace_required(text, LISTEN_PORT, f"listen_port = {self.port}", WHAT)
         text = replace_required(text, RUN_DIR, str(self.base), WHAT)
@@ -63,14 +63,19 @@ class PgBouncerServer(Process):
             for path in (self.base, *self.base.iterdir()):
                 os.chown(path, account.pw_uid, account.pw_gid)
 
-    def write_scram_auth(self, role: str) -> None:
+    @property
+    def server(self) -> str:
+        return f"host={self.postgres.host} port={self.postgres.port}"
+
+    def write_scram_auth(self, role: str, database: str) -> None:
         """The auth file with the role's SCRAM secret, and what the entrypoint
-        adds to the configuration for that role."""
+        adds to the configuration for that role and database."""
         secret = self.postgres.psql(f"SELECT rolpassword FROM pg_authid WHERE rolname = '{role}'")
         assert secret.startswith("SCRAM-SHA-256$"), "the test PostgreSQL stores SCRAM secrets"
         (self.base / "userlist.txt").write_text(f'"{role}" "{secret}"\n')
+        (self.base / "databases.ini").write_text(f"{database} = {self.server}\n")
         (self.base / "runtime.ini").write_text(f"stats_users = {role}\n")
-        for name in ("userlist.txt", "runtime.ini"):
+        for name in ("userlist.txt", "databases.ini", "runtime.ini"):
             (self.base / name).chmod(0o600)
 
     def start(self) -> "PgBouncerServer":
@@ -78,10 +83,11 @@ class PgBouncerServer(Process):
         self.give_files_to_user()
         return self._start([require("pgbouncer", "/usr/sbin/pgbouncer"), str(self.ini)], os.environ.copy())
 
-    def start_with_entrypoint(self, user: str, password: str, **settings: str) -> "PgBouncerServer":
+    def start_with_entrypoint(self, user: str, password: str, database: str, **settings: str) -> "PgBouncerServer":
         """The image's entrypoint.sh, which writes the auth file from the
         password and starts PgBouncer; settings become PGBOUNCER_* variables."""
         script = (self.rendered_dir / "entrypoint.sh").read_text()
+        script = replace_required(script, SERVER, self.server, WHAT)
         script = replace_required(script, RUN_DIR, str(self.base), WHAT)
         script = replace_required(script, INI_PATH, str(self.ini), WHAT)
         script = script.replace("exec pgbouncer ", f"exec {require('pgbouncer', '/usr/sbin/pgbouncer')} ")
@@ -89,8 +95,9 @@ class PgBouncerServer(Process):
         self.give_files_to_user()
         env = {
             "PATH": os.environ["PATH"],
-            "POSTGRES_USER": user,
-            "POSTGRES_PASSWORD": password,
+            "POSTGRES_DB": database,
+            "APP_DATABASE_USER": user,
+            "APP_DATABASE_PASSWORD": password,
             **{f"PGBOUNCER_{name.upper()}": value for name, value in settings.items()},
         }
         return self._start(["sh", str(self.base / "entrypoint.sh")], env)

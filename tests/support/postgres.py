@@ -127,6 +127,18 @@ class PostgresServer(Process):
         self.psql(f"CREATE DATABASE {name} OWNER {owner}")
         return f"postgres://{owner}:{password}@{self.host}:{self.port}/{name}"
 
+    def superuser_url(self, database: str) -> str:
+        return f"postgres://postgres:{self.password}@{self.host}:{self.port}/{database}"
+
+    def create_owned_database(self, name: str, app_user: str = "obcms_app") -> tuple[str, str]:
+        """A database owned by the superuser, as the postgres image makes it;
+        the URLs of the owner (for the migrate job) and of the application's
+        role, which the migrate job creates (the same password for every
+        database of this server: roles belong to the server)."""
+        self.psql(f"CREATE DATABASE {name}")
+        app_url = f"postgres://{app_user}:app-role-password@{self.host}:{self.port}/{name}"
+        return self.superuser_url(name), app_url
+
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.base, ignore_errors=True)

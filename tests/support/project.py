@@ -54,18 +54,33 @@ def as_deployed(project: Path, venv: Path, env: dict, admin_email: str | None = 
         ).checked()
 
 
+def migrate_job(project: Path, env: dict, owner_url: str, app_url: str, timeout: float = 300) -> Outcome:
+    """scripts/migrate.sh, as the migrate service runs it: as the database's
+    owner, creating the application's role of app_url."""
+    result = subprocess.run(
+        ["sh", "scripts/migrate.sh"],
+        cwd=project,
+        env={**env, "DATABASE_URL": owner_url, "APP_DATABASE_URL": app_url},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return Outcome(result.returncode, result.stdout, result.stderr)
+
+
 def shell(project: Path, venv: Path, env: dict, code: str, timeout: float = 120) -> Outcome:
     """`manage.py shell -c code`; end the code with print(json.dumps(...))."""
     return manage(project, venv, env, "shell", "--verbosity", "0", "-c", code, timeout=timeout)
 
 
-def signed_in_session(project: Path, venv: Path, env: dict, username: str) -> str:
-    """A user and a session of theirs in the database; the session cookie."""
+def signed_in_session(project: Path, venv: Path, env: dict, username: str, is_staff: bool = False) -> str:
+    """A user (staff or not) and a session of theirs in the database; the session cookie."""
     code = f"""
 import json
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.sessions.backends.db import SessionStore
-user, _ = get_user_model().objects.get_or_create(username={username!r})
+user, _ = get_user_model().objects.get_or_create(username={username!r}, defaults={{"is_staff": {is_staff!r}}})
 session = SessionStore()
 session[SESSION_KEY] = str(user.pk)
 session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"

@@ -2,6 +2,7 @@
 started again on the same port (to test recovery)."""
 
 import json
+import shlex
 from pathlib import Path
 
 from .binaries import require
@@ -57,9 +58,13 @@ class RedisServer(Process):
 
 def compose_redis_options(project: Path, service: str, env: dict[str, str] | None = None) -> list[str]:
     """The options docker-compose.prod.yml gives redis-server in `service`, as
-    the real Compose binary reads them (with the project's .env and env)."""
+    the real Compose binary reads them (with the project's .env and env).
+    The service runs `sh -c 'exec redis-server - OPTIONS <<EOF ...'` (the
+    password arrives on standard input); its first line holds the options."""
     result = compose_config(project, PRODUCTION, "--format", "json", env=env)
     assert result.returncode == 0, result.stderr
     command = json.loads(result.stdout)["services"][service]["command"]
-    assert command[0] == "redis-server", command
-    return command[1:]
+    assert command[:2] == ["sh", "-c"], command
+    words = shlex.split(command[2].splitlines()[0])
+    assert words[:3] == ["exec", "redis-server", "-"] and words[-1] == "<<EOF", words
+    return words[3:-1]

@@ -74,7 +74,17 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 def requirement_files(root: Path) -> list[Path]:
-    return sorted((root / "requirements").glob("*.txt"))
+    return sorted((root / "requirements").glob("*.txt")) + sorted((root / "requirements").glob("*.lock"))
+
+
+def install_command(project: Path) -> list[str]:
+    """pip's arguments for the development requirements, as the README gives
+    them: from the lock file, every file's hash checked (releases before the
+    lock files: the .txt file)."""
+    lock = project / "requirements" / "development.lock"
+    if lock.exists():
+        return ["--require-hashes", "--no-deps", "-r", str(lock)]
+    return ["-r", str(project / "requirements" / "development.txt")]
 
 
 def project_venv(project: Path) -> Path:
@@ -96,8 +106,7 @@ def project_venv(project: Path) -> Path:
                     "install",
                     "--quiet",
                     "--disable-pip-version-check",
-                    "-r",
-                    str(project / "requirements" / "development.txt"),
+                    *install_command(project),
                 ],
                 check=True,
             )

@@ -13,6 +13,7 @@ import time
 from django.db import connection
 from django.http import HttpResponse
 from django.urls import include, path
+from django.utils.html import escape
 from django.views.generic import RedirectView
 
 
@@ -23,6 +24,17 @@ def sleep(request, milliseconds):
             log.write(f"{{request.GET.get('n', '')}}\\n")
     time.sleep(milliseconds / 1000)
     return HttpResponse(f"slept {{milliseconds}} ms")
+
+
+def scripts(request):
+    # A page of the site that loads each ?src= as a script (the site's policy allows its own URLs).
+    tags = "".join(f'<script src="{{escape(src)}}"></script>' for src in request.GET.getlist("src"))
+    return HttpResponse(f"<!doctype html><title>scripts</title>{{tags}}")
+
+
+def control_script(request):
+    # A script that runs: shows that a browser test would see one.
+    return HttpResponse('console.log("UPLOAD-SCRIPT-RAN control");', content_type="text/javascript")
 
 
 def database(request):
@@ -36,6 +48,8 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/")),
     path("test/sleep/<int:milliseconds>/", sleep),
     path("test/database/", database),
+    path("test/scripts/", scripts),
+    path("test/control.js", control_script),
     path("", include("{package}.urls")),
 ]
 '''
@@ -49,7 +63,8 @@ def add_settings(project: Path, text: str) -> None:
 
 
 def add_test_urls(project: Path) -> None:
-    """/ (redirects to the admin), /test/sleep/<ms>/ and /test/database/ (one
-    query) on top of the project's urls."""
+    """/ (redirects to the admin), /test/sleep/<ms>/, /test/database/ (one
+    query), /test/scripts/?src=URL (a page that loads scripts) and
+    /test/control.js on top of the project's urls."""
     (project / "src" / "testonly_urls.py").write_text(TEST_URLS.format(package=project_package(project)))
     add_settings(project, 'ROOT_URLCONF = "testonly_urls"')

@@ -100,7 +100,9 @@ def marked_fixtures(src: Path) -> list[str]:
     return found
 
 
-def up_front(before_versions: dict[str, str], pins: dict[str, str], requirements: Requirements, src: Path) -> list[str]:
+def up_front(
+    before_versions: dict[str, str], pins: dict[str, str], requirements: Requirements, src: Path, locks: bool = False
+) -> list[str]:
     lines = version_changes(before_versions, pins)
     if "pytest" in before_versions and major(before_versions["pytest"]) < "9":
         for fixture in marked_fixtures(src):
@@ -122,4 +124,9 @@ def up_front(before_versions: dict[str, str], pins: dict[str, str], requirements
         lines.append(f"requirement dropped: {line}")
     for line in requirements.unpinned:
         lines.append(f"requirement {line} is not pinned: pin it to the version you test with")
+    if requirements.carried and locks:
+        lines.append(
+            "your requirements are not in requirements/*.lock yet, which the image installs from: "
+            "run scripts/lock-requirements.sh and commit the lock files (the image build stops until you do)"
+        )
     return lines

@@ -29,6 +29,13 @@ PLACEHOLDERS = {
     "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
 }
 
+# Paths the template answers ahead of any route of the owner's, and why. Every
+# evaluation resolves them too, so that an owner's route on one shows up.
+TEMPLATE_PATHS = {
+    **dict.fromkeys(("/health/", "/ready/", "/health/monitor/"), "the template's probe answers it first"),
+    "/metrics": "the template's /metrics answers it first, only to Authorization: Bearer METRICS_TOKEN",
+}
+
 
 @dataclass
 class Evaluation:
@@ -85,7 +92,7 @@ def evaluate(
         "env": env,
         "trace": [str(path) for path in trace],
         "urls": urls,
-        "paths": list(paths),
+        "paths": [*paths, *TEMPLATE_PATHS],
         "celery": celery,
         "imports": list(imports),
         "names": [list(pair) for pair in names],

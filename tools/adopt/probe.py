@@ -26,7 +26,6 @@ except ImportError:  # Python before 3.11
     import sre_parse
 
 MARKER = "\0adopt-probe\0"
-PROBE_PATHS = ["/health/", "/ready/", "/health/monitor/", "/metrics"]
 
 
 def encode(value, depth=0):
@@ -306,7 +305,7 @@ def probe(request):
             result.setdefault("import_errors", {})[f"{module}.{name}"] = f"{type(error).__name__}: {error}"
     if request.get("urls"):
         routes = route_samples()
-        paths = [route["path"] for route in routes if route["path"]] + request.get("paths", []) + PROBE_PATHS
+        paths = [route["path"] for route in routes if route["path"]] + request["paths"]
         result["routes"] = routes
         result["resolved"] = resolve_all(dict.fromkeys(paths))
     if request.get("celery"):

@@ -19,7 +19,7 @@ from copier import run_copy
 
 from . import AdoptionError, celery_app, changes, ignores, pytest_config, releases, requirements, urls
 from .compare import covers, key, status
-from .evaluate import Evaluation, evaluate, placeholder_env
+from .evaluate import TEMPLATE_PATHS, Evaluation, evaluate, placeholder_env
 from .governed import GOVERNED
 from .owner import (
     OwnerProject,
@@ -57,12 +57,6 @@ SETTINGS_FILES = {
     "test": "src/{package}/settings/test.py",
 }
 CARRIED_HEADER = "# Your settings, carried from {source}\n# when this repository adopted the deployment template."
-PROBE_PATHS = ("/health/", "/ready/", "/health/monitor/")
-# Paths the template answers ahead of any route of the owner's, and why.
-TEMPLATE_PATHS = {
-    **dict.fromkeys(PROBE_PATHS, "the template's probe answers it first"),
-    "/metrics": "the template's /metrics answers it first, only to Authorization: Bearer METRICS_TOKEN",
-}
 
 
 @dataclass
@@ -288,7 +282,11 @@ def adopt(repository: Path, options: Options) -> Outcome:
         owner_reqs = owner_requirement_files(work)
         reqs = requirements.read(owner_reqs, work, rendered)
         outcome.upfront = changes.up_front(
-            changes.installed(python_before), requirements.template_pins(rendered), reqs, src
+            changes.installed(python_before),
+            requirements.template_pins(rendered),
+            reqs,
+            src,
+            locks=(rendered / "scripts" / "lock-requirements.sh").exists(),
         )
 
         # -- the template's files ---------------------------------------------------------

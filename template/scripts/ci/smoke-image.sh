@@ -2,12 +2,13 @@
 # shellcheck source-path=SCRIPTDIR
 # Smoke run of a built image (CI's image job), as docker-compose.prod.yml runs
 # it (read-only, /tmp in memory, no capabilities):
-#   1. the migrate job (scripts/migrate.sh: check --deploy, then migrations)
-#      against DATABASE_URL;
-#   2. gunicorn, whose /health/ and /ready/ must answer 200 within
-#      SMOKE_TIMEOUT seconds (default 60), and the image's HEALTHCHECK command.
+#   1. the migrate job (scripts/migrate.sh: check --deploy, migrations, the
+#      application's role) as the database's owner, DATABASE_URL;
+#   2. gunicorn as that role, APP_DATABASE_URL, whose /health/ and /ready/
+#      must answer 200 within SMOKE_TIMEOUT seconds (default 60), and the
+#      image's HEALTHCHECK command.
 #
-#   DATABASE_URL=... REDIS_URL=... scripts/ci/smoke-image.sh IMAGE
+#   DATABASE_URL=... APP_DATABASE_URL=... REDIS_URL=... scripts/ci/smoke-image.sh IMAGE
 # The containers share the host's network, so URLs on localhost reach CI's
 # service containers (or servers on your machine); gunicorn listens on
 # 127.0.0.1:SMOKE_PORT (default 8000). The migrate job migrates the database
@@ -20,6 +21,7 @@ fi
 image=$1
 cd "$(dirname "$0")/../.."
 : "${DATABASE_URL:?set DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/NAME}"
+: "${APP_DATABASE_URL:?set APP_DATABASE_URL=postgres://APP_USER:APP_PASSWORD@HOST:PORT/NAME}"
 : "${REDIS_URL:?set REDIS_URL=redis://HOST:PORT/0}"
 # shellcheck source=production-env.sh
 . scripts/ci/production-env.sh
@@ -31,21 +33,21 @@ container="smoke-$(date +%s)-$$"
 # of docker-compose.prod.yml, and the environment (values from this shell).
 set -- --network host --read-only --tmpfs /tmp --cap-drop ALL \
     --security-opt no-new-privileges:true \
-    --env DATABASE_URL --env REDIS_URL --env PORT="$port" \
+    --env REDIS_URL --env PORT="$port" \
     --env GUNICORN_CMD_ARGS="--bind 127.0.0.1:$port"
 for name in $PRODUCTION_ENV; do
     set -- "$@" --env "$name"
 done
 
 echo "Smoke run of $image: the migrate job..."
-if ! docker run --rm "$@" "$image" sh scripts/migrate.sh; then
+if ! docker run --rm "$@" --env DATABASE_URL --env APP_DATABASE_URL "$image" sh scripts/migrate.sh; then
     echo "Smoke run failed: the image's migrate job exited non-zero (output above)." >&2
     exit 1
 fi
 
 trap 'docker rm --force "$container" >/dev/null 2>&1 || true' EXIT
 echo "Smoke run of $image: gunicorn on 127.0.0.1:$port..."
-docker run --detach --name "$container" "$@" "$image" >/dev/null
+docker run --detach --name "$container" "$@" --env DATABASE_URL="$APP_DATABASE_URL" "$image" >/dev/null
 
 fail() {
     echo "Smoke run failed: $1" >&2

@@ -13,7 +13,8 @@ SECRET_KEY_MIN_LENGTH = 50
 # was typed by a person, not generated.
 PLACEHOLDER_KEY_PARTS = ("django-insecure", "change-me", "changeme", "your-secret", "secret-key")
 
-S3_BACKEND = "storages.backends.s3.S3Storage"
+# django-storages' class and the template's subclass of it.
+S3_BACKEND_NAMES = ("S3Storage", "S3MediaStorage")
 # What uploads to a bucket cannot work without (media_storage: s3).
 S3_REQUIRED = {
     "AWS_STORAGE_BUCKET_NAME": "the name of the bucket that holds uploads",
@@ -87,7 +88,8 @@ def find_problems(settings: dict) -> list[str]:
         problems.append("DATABASE_URL is not set; give postgres://USER:PASSWORD@HOST:PORT/NAME")
     if not settings.get("REDIS_URL"):
         problems.append("REDIS_URL is not set; give redis://:PASSWORD@HOST:6379/0")
-    if settings.get("STORAGES", {}).get("default", {}).get("BACKEND") == S3_BACKEND:
+    storage = settings.get("STORAGES", {}).get("default", {}).get("BACKEND", "")
+    if storage.rsplit(".", 1)[-1] in S3_BACKEND_NAMES:
         problems += s3_problems(settings)
     return problems
 

@@ -132,7 +132,9 @@ class SecretsReporterFilter(SafeExceptionReporterFilter):
     def cleanse_setting(self, key, value):
         value = super().cleanse_setting(key, value)
         if isinstance(value, str):
-            return URL_PASSWORD.sub(rf"\g<1>{self.cleansed_substitute}@", value)
+            # str(): a lazy setting (django-axes has some) passes for a str
+            # but is no string to re.
+            return URL_PASSWORD.sub(rf"\g<1>{self.cleansed_substitute}@", str(value))
         return value
 
     def get_post_parameters(self, request):

@@ -4,10 +4,17 @@ under gunicorn, /health/ is answered even earlier, by LivenessFirst).
 /health/          liveness: the process answers; no I/O. Restart it if this fails.
 /ready/           readiness: the database and the cache each answer within
                   CHECK_TIMEOUT_SECONDS; 503 otherwise. Send traffic only if 200.
+                  For probes from inside (Docker, Coolify, a load balancer on
+                  the private network): a request that came through the proxy
+                  in front gets 404 unless it carries the X-Health-Token.
 /health/monitor/  readiness with timings and the Celery heartbeat, for an
                   external monitor; it needs the X-Health-Token header to equal
                   HEALTH_CHECK_TOKEN and is off while that setting is empty.
 /metrics          metrics for Prometheus, to holders of METRICS_TOKEN (metrics.py).
+
+However many probes arrive, each process runs one round of checks at a time
+and shares its result for RESULT_MAX_AGE_SECONDS: a flood of probes opens at
+most one database connection per process.
 """
 
 import hmac
@@ -28,6 +35,7 @@ from .tasks import HEARTBEAT_CACHE_KEY
 logger = logging.getLogger(__name__)
 
 CHECK_TIMEOUT_SECONDS = 2.0
+RESULT_MAX_AGE_SECONDS = 1.0
 # The heartbeat task runs every minute; three missed beats mean trouble.
 HEARTBEAT_MAX_AGE_SECONDS = 180
 
@@ -61,7 +69,7 @@ def cache_ok() -> bool:
 CHECKS = {"database": database_ok, "cache": cache_ok}
 
 
-def run_checks() -> dict[str, dict]:
+def run_checks_now() -> dict[str, dict]:
     """Run every check in its own thread; one that has not answered by the
     deadline counts as failed, so a hung dependency cannot hang the probe."""
     results: dict[str, dict] = {}
@@ -85,8 +93,47 @@ def run_checks() -> dict[str, dict]:
     return {name: results.get(name, timed_out) for name in CHECKS}
 
 
-def probe_response(data: dict, ok: bool) -> JsonResponse:
-    response = JsonResponse(data, status=200 if ok else 503)
+class SharedChecks:
+    """One round of checks at a time in this process; requests that arrive
+    meanwhile wait for it and share its result, which is reused while it is
+    younger than RESULT_MAX_AGE_SECONDS."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.results: dict[str, dict] | None = None
+        self.finished = 0.0
+
+    def forget(self) -> None:
+        """Run the checks afresh next time (tests change what they check)."""
+        self.results = None
+
+    def fresh(self) -> dict[str, dict] | None:
+        if self.results is not None and time.monotonic() - self.finished < RESULT_MAX_AGE_SECONDS:
+            return self.results
+        return None
+
+    def __call__(self) -> dict[str, dict]:
+        if (results := self.fresh()) is not None:
+            return results
+        # A round takes at most CHECK_TIMEOUT_SECONDS; waiting longer means
+        # the checks are stuck: answer not ready rather than queue up.
+        if not self.lock.acquire(timeout=CHECK_TIMEOUT_SECONDS + 1):
+            busy = {"ok": False, "ms": 0.0, "error": "checks busy"}
+            return {name: busy for name in CHECKS}
+        try:
+            if (results := self.fresh()) is None:
+                results = self.results = run_checks_now()
+                self.finished = time.monotonic()
+            return results
+        finally:
+            self.lock.release()
+
+
+run_checks = SharedChecks()
+
+
+def probe_response(data: dict, status: int) -> JsonResponse:
+    response = JsonResponse(data, status=status)
     response["Cache-Control"] = "no-store"
     return response
 
@@ -96,14 +143,31 @@ def liveness() -> dict:
 
 
 def health(request: HttpRequest) -> JsonResponse:
-    return probe_response(liveness(), True)
+    return probe_response(liveness(), 200)
+
+
+def token_matches(request: HttpRequest) -> bool:
+    """The X-Health-Token header equals HEALTH_CHECK_TOKEN (compared in
+    constant time); never when no token is set."""
+    expected = settings.HEALTH_CHECK_TOKEN
+    given = request.headers.get("X-Health-Token", "")
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def through_proxy(request: HttpRequest) -> bool:
+    """The request came through the proxy in front (nginx, Traefik and
+    Cloudflare always add X-Forwarded-For), so from outside: the app's port
+    is published nowhere else."""
+    return "HTTP_X_FORWARDED_FOR" in request.META or "HTTP_FORWARDED" in request.META
 
 
 def ready(request: HttpRequest) -> JsonResponse:
+    if through_proxy(request) and not token_matches(request):
+        return probe_response({"error": "not found"}, 404)
     results = run_checks()
     ok = all(result["ok"] for result in results.values())
     checks = {name: result["ok"] for name, result in results.items()}
-    return probe_response({"status": "ready" if ok else "not_ready", "checks": checks}, ok)
+    return probe_response({"status": "ready" if ok else "not_ready", "checks": checks}, 200 if ok else 503)
 
 
 def heartbeat_age() -> float | None:
@@ -115,19 +179,17 @@ def heartbeat_age() -> float | None:
 
 
 def monitor(request: HttpRequest) -> JsonResponse:
-    expected = settings.HEALTH_CHECK_TOKEN
-    if not expected:
+    if not settings.HEALTH_CHECK_TOKEN:
         return JsonResponse({"error": "monitoring endpoint is off"}, status=404)
-    given = request.headers.get("X-Health-Token", "")
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    if not token_matches(request):
         return JsonResponse({"error": "unauthorized"}, status=401)
-    results = run_checks()
+    results = dict(run_checks())  # a copy: the shared result stays as it was
     ok = all(result["ok"] for result in results.values())
     if "record-heartbeat" in settings.CELERY_BEAT_SCHEDULE:
         age = heartbeat_age()
         results["celery"] = {"ok": age is not None and age < HEARTBEAT_MAX_AGE_SECONDS, "heartbeat_age_seconds": age}
         ok = ok and results["celery"]["ok"]
-    return probe_response({"status": "ready" if ok else "not_ready", "checks": results}, ok)
+    return probe_response({"status": "ready" if ok else "not_ready", "checks": results}, 200 if ok else 503)
 
 
 PROBES = {"/health/": health, "/ready/": ready, "/health/monitor/": monitor, "/metrics": metrics}

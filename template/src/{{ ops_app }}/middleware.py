@@ -104,6 +104,41 @@ class RealClientIPMiddleware:
         return self.get_response(request)
 
 
+def client_ip_address(request: HttpRequest) -> str:
+    """The client's address for django-axes (AXES_CLIENT_IP_CALLABLE): the
+    one RealClientIPMiddleware settled on, never what a header claims."""
+    return request.META.get("REMOTE_ADDR", "")
+
+
+class AnonymousBodyLimitMiddleware:
+    """Refuses, unread, a request body larger than ANONYMOUS_MAX_BODY_BYTES
+    from a client that is not signed in (413).
+
+    CsrfViewMiddleware reads the form to find its token, and reading a form
+    stores its files (in memory, then in FILE_UPLOAD_TEMP_DIR): with a forged
+    CSRF cookie, anyone could make the server store large files before the
+    refusal. This runs before any view or CSRF check, and looks at the
+    session only when the declared length is over the limit.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.limit = settings.ANONYMOUS_MAX_BODY_BYTES
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0  # Django reads no body then
+        if length > self.limit and not request.user.is_authenticated:
+            return HttpResponse(
+                f"A request body over {self.limit // 1024} KB needs a signed-in user.\n",
+                status=413,
+                content_type="text/plain; charset=utf-8",
+            )
+        return self.get_response(request)
+
+
 def policy_header(policy: dict[str, list[str]]) -> str:
     """The header value of a policy such as {"default-src": ["'self'"]}."""
     return "; ".join(" ".join([directive, *sources]) for directive, sources in policy.items())

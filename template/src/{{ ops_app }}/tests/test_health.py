@@ -4,10 +4,17 @@ import logging
 import pytest
 from django.core.cache import cache
 
-from ..health import LivenessFirst
+from ..health import LivenessFirst, run_checks
 from ..tasks import record_heartbeat
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_checks():
+    """Each test sees its own settings checked, not a result shared from before."""
+    run_checks.forget()
+
 
 # A Redis address where nothing listens: the cache check fails at once.
 UNREACHABLE_CACHE = {
@@ -38,6 +45,19 @@ def test_not_ready_when_the_cache_is_unreachable(client, settings):
     response = client.get("/ready/")
     assert response.status_code == 503
     assert response.json()["checks"] == {"database": True, "cache": False}
+
+
+def test_ready_through_the_proxy_needs_the_token(client, settings):
+    """nginx, Traefik and Cloudflare add X-Forwarded-For: such a request came
+    from outside, where /ready/ is not for everyone."""
+    settings.HEALTH_CHECK_TOKEN = "right-token"
+    proxied = {"HTTP_X_FORWARDED_FOR": "203.0.113.9"}
+    assert client.get("/ready/", **proxied).status_code == 404
+    assert client.get("/ready/", **proxied, HTTP_X_HEALTH_TOKEN="wrong-token").status_code == 404
+    assert client.get("/ready/", **proxied, HTTP_X_HEALTH_TOKEN="right-token").status_code == 200
+    assert client.get("/ready/", HTTP_FORWARDED="for=203.0.113.9").status_code == 404
+    settings.HEALTH_CHECK_TOKEN = ""
+    assert client.get("/ready/", **proxied, HTTP_X_HEALTH_TOKEN="").status_code == 404
 
 
 def test_a_failing_probe_is_a_warning_never_an_error_to_mail(client, settings, caplog):

@@ -11,6 +11,8 @@ starts both at once), it waits for the database to accept connections.
 """
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
@@ -18,6 +20,27 @@ from django.db import DEFAULT_DB_ALIAS, OperationalError, connections
 
 # Any fixed number works, as long as every copy uses the same one.
 MIGRATION_LOCK_ID = int.from_bytes(b"migrate", "big")
+
+
+@contextmanager
+def migration_lock(cursor, wait_seconds: int, say) -> Iterator[None]:
+    """Hold the advisory lock that every copy of the migrate job takes."""
+    deadline = time.monotonic() + wait_seconds
+    announced = False
+    while True:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [MIGRATION_LOCK_ID])
+        if cursor.fetchone()[0]:
+            break
+        if not announced:
+            say("Another migrate job holds the lock; waiting for it to finish.")
+            announced = True
+        if time.monotonic() > deadline:
+            raise CommandError(f"Gave up after {wait_seconds} s waiting for the migration lock.")
+        time.sleep(1)
+    try:
+        yield
+    finally:
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK_ID])
 
 
 class Command(BaseCommand):
@@ -38,12 +61,8 @@ class Command(BaseCommand):
             call_command("migrate", interactive=False, verbosity=options["verbosity"])
             return
         self.connect(connection, options["database_wait"])
-        with connection.cursor() as cursor:
-            self.acquire(cursor, options["wait"])
-            try:
-                call_command("migrate", interactive=False, verbosity=options["verbosity"])
-            finally:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK_ID])
+        with connection.cursor() as cursor, migration_lock(cursor, options["wait"], self.stdout.write):
+            call_command("migrate", interactive=False, verbosity=options["verbosity"])
 
     def connect(self, connection, wait_seconds: int) -> None:
         deadline = time.monotonic() + wait_seconds
@@ -62,17 +81,3 @@ class Command(BaseCommand):
                     announced = True
                 connection.close()
                 time.sleep(2)
-
-    def acquire(self, cursor, wait_seconds: int) -> None:
-        deadline = time.monotonic() + wait_seconds
-        announced = False
-        while True:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [MIGRATION_LOCK_ID])
-            if cursor.fetchone()[0]:
-                return
-            if not announced:
-                self.stdout.write("Another migrate job holds the lock; waiting for it to finish.")
-                announced = True
-            if time.monotonic() > deadline:
-                raise CommandError(f"Gave up after {wait_seconds} s waiting for the migration lock.")
-            time.sleep(1)
