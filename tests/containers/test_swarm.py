@@ -38,10 +38,11 @@ import pytest
 from support.binaries import require
 from support.facts import computed_values
 from support.nginx import make_certificate
+from support.processes import wait_until
 from support.render import read_answers
 
 from .conftest import AppImages
-from .deployment import private_copy, timed, wait_for
+from .deployment import private_copy, timed
 from .engine import REPO_ROOT, DockerEngine
 from .swarm import Swarm
 
@@ -294,11 +295,11 @@ def test_first_deploy_runs_migrations_first_and_spreads_web_over_both_nodes(swar
 
     for name in ("db", "redis"):
         assert [task["node_role"] for task in d.running(name)] == ["manager"], name
-    wait_for(lambda: d.healthy_web_on("manager") and d.healthy_web_on("worker"), 120, "web on both nodes")
+    wait_until(lambda: d.healthy_web_on("manager") and d.healthy_web_on("worker"), 120, "web on both nodes")
     assert len(d.running("web")) == 3
     assert {task["node_role"] for task in d.running("nginx")} == {"manager", "worker"}
     for node in d.swarm.nodes:
-        status, body = wait_for(lambda node=node: (r := d.get(node, "/ready/"))[0] == 200 and r, 60, "/ready/")
+        status, body = wait_until(lambda node=node: (r := d.get(node, "/ready/"))[0] == 200 and r, 60, "/ready/")
         assert json.loads(body)["status"] == "ready", body
 
 
@@ -346,7 +347,7 @@ def test_draining_the_worker_under_load_moves_its_tasks_and_fails_no_request(swa
     start = time.monotonic()
     with timed("swarm: drain the worker under load"):
         d.swarm.manager.docker("node", "update", "--availability", "drain", worker_id)
-        wait_for(
+        wait_until(
             lambda: d.healthy_web_on("worker") == 0 and d.healthy_web_on("manager") == 3,
             180,
             "web moved to the manager",
@@ -373,7 +374,7 @@ def test_a_worker_node_that_dies_mid_task_loses_no_celery_task(swarm_deployment)
         assert images == {new_image}, f"{name} runs {images}, not the rolling update's {new_image}"
     # A third worker: the scheduler puts it on the node with fewer (the worker).
     d.swarm.manager.docker("service", "scale", "--detach", f"{d.service('celery')}=3")
-    wait_for(lambda: any(t["node_role"] == "worker" for t in d.running("celery")), 120, "celery on the worker")
+    wait_until(lambda: any(t["node_role"] == "worker" for t in d.running("celery")), 120, "celery on the worker")
     on_worker = {
         line[:12]
         for line in d.swarm.worker.docker(
@@ -403,11 +404,11 @@ def test_a_worker_node_that_dies_mid_task_loses_no_celery_task(swarm_deployment)
                 found.append(token)
         return found
 
-    lost = wait_for(running_on_worker, 120, "a task running on the worker", interval=2)
+    lost = wait_until(running_on_worker, 120, "a task running on the worker", interval=2)
     died = time.monotonic()
     with timed("swarm: the worker dies, its Celery tasks complete elsewhere"):
         d.swarm.worker.die()
-        final = wait_for(
+        final = wait_until(
             lambda: (c := counts()) and all(done for _, _, done in c.values()) and c,
             240,
             "every task done",
