@@ -299,8 +299,11 @@ def test_first_deploy_runs_migrations_first_and_spreads_web_over_both_nodes(swar
     assert len(d.running("web")) == 3
     assert {task["node_role"] for task in d.running("nginx")} == {"manager", "worker"}
     for node in d.swarm.nodes:
-        status, body = wait_until(lambda node=node: (r := d.get(node, "/ready/"))[0] == 200 and r, 60, "/ready/")
-        assert json.loads(body)["status"] == "ready", body
+        # Through each node's nginx: liveness answers, readiness is only for
+        # probes inside the network (web's healthcheck asks it there).
+        status, body = wait_until(lambda node=node: (r := d.get(node, "/health/"))[0] == 200 and r, 60, "/health/")
+        assert json.loads(body)["status"] == "healthy", body
+        assert d.get(node, "/ready/")[0] == 404
 
 
 def test_rolling_update_to_a_new_image_under_load_fails_no_request(swarm_deployment, tmp_path):
