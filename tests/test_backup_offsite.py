@@ -25,6 +25,7 @@ import pytest
 
 from support.backup import SEED, run_script, script_env
 from support.binaries import require
+from support.facts import computed_values
 from support.processes import Process
 from support.project import manage, shell
 from support.render import project_env
@@ -145,24 +146,34 @@ def test_backups_go_off_site_encrypted_are_thinned_out_and_restore_in_a_drill(
 
 
 @pytest.mark.parametrize(
-    ("environment", "env_line", "expected"),
+    ("environment", "env_line", "commands", "refused"),
     [
-        ({}, None, "docker-compose.prod.yml"),  # not the development stack of docker-compose.yml
-        ({}, "COMPOSE_FILE=docker-compose.prod.yml:mine.yml", ""),  # compose reads .env's
-        ({"COMPOSE_FILE": "a.yml:b.yml"}, None, "a.yml:b.yml"),
+        ({}, None, ["docker compose exec -T db"], True),  # compose would take the development stack
+        ({}, "COMPOSE_FILE=", ["docker compose exec -T db"], True),  # empty counts as unset
+        ({"COMPOSE_FILE": ""}, None, ["", "docker compose run --rm --no-deps -T backup restic"], True),
+        ({}, "COMPOSE_FILE=docker-compose.prod.yml:mine.yml", ["docker compose exec -T db"], False),
+        ({"COMPOSE_FILE": "a.yml:b.yml"}, None, ["docker compose exec -T db"], False),
+        ({}, None, ["", "docker exec -i db-1", "restic"], False),  # no compose: nothing to read
     ],
 )
-def test_the_scripts_plain_docker_compose_works_on_the_production_stack(
-    default_project, tmp_path, environment, env_line, expected
+def test_the_scripts_refuse_plain_docker_compose_without_compose_file(
+    default_project, tmp_path, environment, env_line, commands, refused
 ):
-    """Without COMPOSE_FILE in the environment or .env, compose would take
-    docker-compose.yml: the scripts name the production file then."""
+    """Plain `docker compose` without COMPOSE_FILE (environment or .env)
+    would take docker-compose.yml, the development stack, and leave out the
+    owner's file: the backup scripts stop, as deploy.sh does, before
+    anything changes; commands that do not run compose need no COMPOSE_FILE."""
     (tmp_path / "scripts").mkdir()
     shutil.copy(default_project / "scripts" / "backup-lib.sh", tmp_path / "scripts")
     if env_line:
         (tmp_path / ".env").write_text(f"SECRET_KEY=x\n{env_line}\n")
     sourced = subprocess.run(
-        ["bash", "-c", '. scripts/backup-lib.sh && printf %s "${COMPOSE_FILE:-}"'],
-        cwd=tmp_path, env={"PATH": "/usr/bin:/bin", **environment}, capture_output=True, text=True, check=True,
+        ["bash", "-c", '. scripts/backup-lib.sh && require_compose_file "$@" && echo ran', "bash", *commands],
+        cwd=tmp_path, env={"PATH": "/usr/bin:/bin", **environment}, capture_output=True, text=True, check=False,
     )  # fmt: skip
-    assert sourced.stdout == expected
+    if refused:
+        assert (sourced.returncode, sourced.stdout) == (2, "")
+        compose_file = computed_values()["compose_file"]
+        assert sourced.stderr == f"COMPOSE_FILE is not set in .env: add the line COMPOSE_FILE={compose_file}\n"
+    else:
+        assert (sourced.returncode, sourced.stdout, sourced.stderr) == (0, "ran\n", "")

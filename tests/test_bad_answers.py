@@ -1,10 +1,12 @@
 """Bad answers are refused by `copier copy` with a message that names the
 question and what is allowed, and nothing is rendered."""
 
+import re
+
 import pytest
 import yaml
 
-from support.render import render
+from support.render import TEMPLATE_ROOT, render
 
 BAD_ANSWERS = [
     ("project_slug", "OBCMS", "must start with a lower-case letter"),
@@ -114,3 +116,14 @@ def test_a_combination_a_multi_host_target_cannot_carry_is_refused(deploy_target
     target = tmp_path / "out"
     result = render(target, {"deploy_target": deploy_target, question: value}, cli=True)
     assert_refused(result, target, question, reason)
+
+
+def test_every_answer_pattern_ends_at_the_very_end():
+    """`$` also matches before a trailing newline, so the patterns end in
+    `\\Z`. The control-character check refuses that newline first: only
+    this test sees a pattern that goes back to `$`."""
+    sources = [TEMPLATE_ROOT / "copier.yml", *sorted((TEMPLATE_ROOT / "includes").glob("*.jinja"))]
+    text = "\n".join(path.read_text() for path in sources)
+    patterns = re.findall(r'regex_search\(("\^.*?)\)\s*-?%\}', text)
+    assert len(patterns) == text.count('regex_search("^') >= 5
+    assert [pattern for pattern in patterns if not pattern.endswith('\\\\Z"')] == []

@@ -10,6 +10,7 @@ import pytest
 from support import coolify, dockerfile
 from support.compose import compose_config as run_compose_config
 from support.compose import compose_file
+from support.facts import computed_values
 from support.gunicorn import GunicornServer
 from support.http import request
 from support.render import project_env, render
@@ -81,6 +82,51 @@ def test_web_healthcheck_is_accepted_by_the_production_settings(
         assert request(gunicorn.port, "/admin/login/", host_header=f"127.0.0.1:{gunicorn.port}").status == 400
     finally:
         gunicorn.stop()
+
+
+def test_the_body_limit_is_a_traefik_middleware_that_coolify_attaches(coolify_project, compose_config):
+    """Coolify adds every middleware a service's labels define to the router
+    it makes for the service's domain (coolify.ROUTER_MIDDLEWARES); the one
+    here is Traefik's buffering middleware with the answer's limit."""
+    config, _ = compose_config
+    labels = config["services"]["web"]["labels"]
+    limit = 100 * 1024 * 1024
+    assert labels == {"traefik.http.middlewares.obcms-body-limit.buffering.maxRequestBodyBytes": str(limit)}
+    assert coolify.router_middlewares(labels) == ["obcms-body-limit"]
+    assert all("labels" not in service for name, service in config["services"].items() if name != "web")
+
+
+def test_another_limit_reaches_the_label(tmp_path):
+    project = render(tmp_path / "project", {"deploy_target": "coolify", "max_request_body_mb": 7})
+    web = compose_file(project)["services"]["web"]
+    assert web["labels"] == [f"traefik.http.middlewares.obcms-body-limit.buffering.maxRequestBodyBytes={7 * 1048576}"]
+    runbook = (project / "docs/deployment.md").read_text()
+    # 7 MB at 1 Mbit/s is 56 s: the read timeout the runbook asks for never
+    # goes below the proxies' timeout.
+    assert "respondingTimeouts.readTimeout=125s'" in runbook
+
+
+def test_the_runbook_and_readme_speak_coolify(coolify_project):
+    """Every command they give works on Coolify: no plain compose commands
+    (Coolify's SERVICE_* values exist only there), no .env, no nginx."""
+    runbook = (coolify_project / "docs/deployment.md").read_text()
+    readme = (coolify_project / "README.md").read_text()
+    blocks = [block for text in (runbook, readme) for block in re.findall(r"```\w*\n(.*?)```", text, re.DOTALL)]
+    commands = [line.strip() for block in blocks for line in block.splitlines() if line.strip()]
+    compose_commands = [line for line in commands if line.startswith("docker compose")]
+    # The development stack of the README is the one compose file Coolify does not run.
+    assert compose_commands == ["docker compose up --detach db redis          # PostgreSQL and Redis on localhost"]
+    assert "docker compose up --build`" not in readme.split("## Deploy")[1]
+    inline = re.findall(r"`([^`]*)`", runbook)
+    assert [code for code in inline if code.startswith("docker compose ") and code != "docker compose ..."] == []
+    assert ".env's" not in runbook
+    assert "from nginx" not in runbook and "nginx -s reload" not in runbook
+    assert "deploy/nginx" not in runbook
+    # What the operator sets in Coolify's proxy for slow uploads, precisely.
+    timeout = computed_values(deploy_target="coolify")["traefik_read_timeout_seconds"]
+    assert timeout == 800, "100 MB at 1 Mbit/s"
+    assert f"- '--entrypoints.https.transport.respondingTimeouts.readTimeout={timeout}s'" in runbook
+    assert "Servers → this server → Proxy → Configuration" in runbook
 
 
 def test_a_coolify_deploy_pauses_web_as_the_compose_file_and_runbook_say(coolify_project, compose_config):

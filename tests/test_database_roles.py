@@ -144,12 +144,22 @@ def test_the_migrate_job_refuses_an_application_role_with_more_rights(roles_post
 
 def test_the_compose_file_gives_the_owner_to_the_migrate_job_only(default_project):
     services = yaml.safe_load((default_project / "docker-compose.prod.yml").read_text())["services"]
-    for name in ("web", "celery", "beat"):
-        url = services[name]["environment"]["DATABASE_URL"]
-        assert url.startswith(f"postgres://{APP_ROLE}:${{POSTGRES_APP_PASSWORD:?"), (name, url)
+
+    def default(value: str, variable: str, operator: str = ":-") -> str:
+        """The URL the compose file builds when .env does not set variable
+        (.env sets it for a database elsewhere)."""
+        prefix = f"${{{variable}{operator}"
+        assert value.startswith(prefix) and value.endswith("}"), (variable, value)
+        return value[len(prefix) : -1]
+
+    app_url = default(services["web"]["environment"]["DATABASE_URL"], "DATABASE_URL")
+    assert app_url.startswith(f"postgres://{APP_ROLE}:${{POSTGRES_APP_PASSWORD:?"), app_url
+    for name in ("celery", "beat"):
+        assert default(services[name]["environment"]["DATABASE_URL"], "DATABASE_URL") == app_url, name
     migrate = services["migrate"]["environment"]
-    assert migrate["DATABASE_URL"].startswith("postgres://${POSTGRES_USER:?")
-    assert migrate["APP_DATABASE_URL"] == services["web"]["environment"]["DATABASE_URL"]
+    owner_url = default(default(migrate["DATABASE_URL"], "MIGRATE_DATABASE_URL"), "DATABASE_URL")
+    assert owner_url.startswith("postgres://${POSTGRES_USER:?"), owner_url
+    assert default(migrate["APP_DATABASE_URL"], "APP_DATABASE_URL", "-") == app_url
     knows_the_owner = {name for name, service in services.items() if "${POSTGRES_PASSWORD" in json.dumps(service)}
     # backup: pg_dump of the whole database as its owner, for restore.sh.
     assert knows_the_owner == {"db", "migrate", "backup"}

@@ -114,6 +114,8 @@ def stack(tmp_path_factory):
     redis = RedisServer(base / "redis", host=address["redis"]).start()
     media = Path(tempfile.mkdtemp(prefix="obcms-test-media-"))
     media.chmod(0o755)
+    upload_temp = base / "upload-temp"  # the compose file's upload_tmp volume
+    upload_temp.mkdir()
     database_url = postgres.create_database("monitoring")
     smtp = SmtpSink(base / "smtp", host=address["smtp"], port=SMTP_PORT)
     env = {
@@ -121,18 +123,19 @@ def stack(tmp_path_factory):
         "DATABASE_URL": database_url,
         "REDIS_URL": redis.url,
         "MEDIA_ROOT": str(media),
+        "FILE_UPLOAD_TEMP_DIR": str(upload_temp),
         "CELERY_SOFT_SHUTDOWN_TIMEOUT": "1",
         # Alerts go through the project's own e-mail settings, to the sink.
         **smtp.settings,
     }
     env = project_env(project, venv, **env)
-    manage(project, venv, env, "collectstatic", "--noinput").checked()
-    manage(project, venv, env, "migrate_safely").checked()
     worker = CeleryWorker(project, venv, env, base / "worker.log")
     ca = make_certificate(base / "certs", [DOMAIN, f"www.{DOMAIN}"])
     stack = MonitoringStack(project, venv, env, address, postgres, worker, smtp, ca)
     gunicorn = nginx = None
-    try:
+    try:  # from here on, whatever fails stops the servers already started
+        manage(project, venv, env, "collectstatic", "--noinput").checked()
+        manage(project, venv, env, "migrate_safely").checked()
         # The backup job leaves its success time where node-exporter reads it.
         (project / "src" / "media").mkdir(exist_ok=True)
         backup = run_script(project, script_env(env, database_url, "app-password"), "scripts/backup.sh")

@@ -34,7 +34,14 @@ def test_a_process_that_never_gets_ready_is_stopped(tmp_path):
 def test_stop_returns_the_exit_code_once(tmp_path):
     server = Process()
     server.stop_signal = signal.SIGINT
-    server.launch(["sleep", "60"], tmp_path / "sleep.log", lambda: True, 5, "sleeper")
+    # It takes SIGINT's default itself, then says so: a shell that started
+    # the tests in the background (`cmd &`) leaves SIGINT ignored in every
+    # child (sleep too).
+    sleeper = (
+        "import signal, time; signal.signal(signal.SIGINT, signal.SIG_DFL); print('ready', flush=True); time.sleep(60)"
+    )
+    log = tmp_path / "sleep.log"
+    server.launch([sys.executable, "-c", sleeper], log, lambda: "ready" in log.read_text(), 5, "sleeper")
     pid = server.process.pid
     assert server.stop() == -signal.SIGINT
     assert not alive(pid)

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 import pytest
 
 from support.binaries import require
+from support.facts import computed_values
 from support.gunicorn import GunicornServer
 from support.netns import NetworkNamespace
 from support.nginx import NginxServer, make_certificate
@@ -67,6 +68,9 @@ def stack(default_project, venv, postgres, redis, tmp_path_factory):
         DATABASE_URL=postgres.create_database("headers"),
         REDIS_URL=redis.url,
         DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
+        # HSTS as the runbook's "HSTS" step raises it once a certificate
+        # renewal has worked (a new site's hour would cost 10 points).
+        SECURE_HSTS_SECONDS=str(computed_values()["hsts_seconds"]),
     )
     as_deployed(project, venv, env, admin_email=f"admin@{DOMAIN}")
     # A directory nginx's unprivileged workers may enter (pytest's are root-only).
@@ -112,10 +116,17 @@ def test_the_observatory_grades_the_site_a_plus(stack):
     assert report["scan"]["grade"] == "A+", report["scan"]
 
 
-def test_the_admin_works_under_the_policy_in_chromium(stack):
-    script = Path(__file__).parent / "npm" / "admin_csp.cjs"
+def in_chromium(stack, script: str, *args: str) -> dict:
+    """Runs tests/npm/<script> as the signed-in admin and returns its report."""
     result = stack.namespace.run(
-        [require("node"), str(script), f"https://{DOMAIN}", "admin", ADMIN_PASSWORD],
+        [
+            require("node"),
+            str(Path(__file__).parent / "npm" / script),
+            f"https://{DOMAIN}",
+            "admin",
+            ADMIN_PASSWORD,
+            *args,
+        ],
         timeout=180,
         env={
             "PATH": os.environ["PATH"],
@@ -125,7 +136,11 @@ def test_the_admin_works_under_the_policy_in_chromium(stack):
         },
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_admin_works_under_the_policy_in_chromium(stack):
+    report = in_chromium(stack, "admin_csp.cjs")
     print("\n" + json.dumps(report["pages"], indent=2))
     assert report["violations"] == []
     assert report["failed"] == []
@@ -174,19 +189,7 @@ print(json.dumps([default_storage.save("uploads/" + name, ContentFile(body)) for
 """
     urls = [f"/media/{name}" for name in shell(stack.project, stack.venv, stack.env, code).data]
     scripts_page = "/test/scripts/?" + urlencode([("src", url) for url in urls] + [("src", "/test/control.js")])
-    script = Path(__file__).parent / "npm" / "uploads_run.cjs"
-    result = stack.namespace.run(
-        [require("node"), str(script), f"https://{DOMAIN}", "admin", ADMIN_PASSWORD, scripts_page, *urls],
-        timeout=180,
-        env={
-            "PATH": os.environ["PATH"],
-            "HOME": str(stack.tools),
-            "NODE_PATH": str(stack.tools / "node_modules"),
-            "CHROMIUM": require("chromium"),
-        },
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = in_chromium(stack, "uploads_run.cjs", scripts_page, *urls)
     print("\n" + json.dumps(report, indent=2))
     assert report["ran"] == ["UPLOAD-SCRIPT-RAN control"]
     opened = dict(zip(HOSTILE_UPLOADS, report["opened"].values(), strict=True))

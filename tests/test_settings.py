@@ -17,9 +17,58 @@ def production_env(default_project, venv, database_url, redis):
 
 
 def test_check_deploy_reports_no_issues(default_project, venv, production_env):
+    """With the rendered .env (HSTS preload off): no issue; the one check
+    silenced is Django's warning that preload is off."""
     result = manage(default_project, venv, production_env, "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "System check identified no issues (0 silenced)." in result.stdout
+    assert "System check identified no issues (1 silenced)." in result.stdout
+    preload = {**production_env, "SECURE_HSTS_PRELOAD": "1"}
+    result = manage(default_project, venv, preload, "check", "--deploy", "--fail-level", "WARNING")
+    assert "System check identified no issues (0 silenced)." in result.stdout, result.stdout + result.stderr
+
+
+def test_hsts_comes_from_env_and_only_its_choices_are_silenced(default_project, venv, production_env):
+    """The header browsers get for each choice in .env; an HSTS that is off
+    altogether still stops the deploy (the migrate job's check --deploy)."""
+    code = """
+import json
+from django.test import Client
+response = Client().get("/no-such-page/", secure=True, HTTP_HOST="obcms.gov.ph")
+print(json.dumps(response.headers.get("Strict-Transport-Security")))
+"""
+    headers = {
+        "rendered": shell(default_project, venv, production_env, code).data,
+        "raised": shell(default_project, venv, {**production_env, "SECURE_HSTS_SECONDS": "31536000"}, code).data,
+        "preload": shell(
+            default_project,
+            venv,
+            {**production_env, "SECURE_HSTS_SECONDS": "63072000", "SECURE_HSTS_PRELOAD": "1"},
+            code,
+        ).data,
+        "no subdomains": shell(
+            default_project, venv, {**production_env, "SECURE_HSTS_INCLUDE_SUBDOMAINS": "0"}, code
+        ).data,
+    }
+    assert headers == {
+        "rendered": "max-age=3600; includeSubDomains",
+        "raised": "max-age=31536000; includeSubDomains",
+        "preload": "max-age=63072000; includeSubDomains; preload",
+        "no subdomains": "max-age=3600",
+    }
+    unset = {key: value for key, value in production_env.items() if not key.startswith("SECURE_HSTS_")}
+    assert shell(default_project, venv, unset, code).data == "max-age=31536000; includeSubDomains"
+    off = manage(
+        default_project,
+        venv,
+        {**production_env, "SECURE_HSTS_SECONDS": "0"},
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+    )
+    assert off.returncode != 0 and "security.W004" in off.stderr + off.stdout
+    bad = manage(default_project, venv, {**production_env, "SECURE_HSTS_SECONDS": "a year"}, "check")
+    assert "SECURE_HSTS_SECONDS must be a whole number; got 'a year'" in bad.stderr
 
 
 def test_host_lists_with_stray_spaces_are_trimmed(default_project, venv, production_env):

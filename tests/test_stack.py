@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from support.facts import computed_values
 from support.http import request
 from support.processes import wait_until
 from support.project import shell, signed_in_session
@@ -72,7 +73,9 @@ def test_unknown_host_names_are_dropped_by_nginx(stack):
 def test_https_responses_carry_security_headers_and_secure_cookies(stack):
     response = stack.https("/admin/login/")
     assert response.status == 200
-    assert response.header("strict-transport-security") == "max-age=31536000; includeSubDomains; preload"
+    # HSTS as a new .env has it: an hour, no preload (the runbook raises it).
+    first = computed_values()["hsts_seconds_first"]
+    assert response.header("strict-transport-security") == f"max-age={first}; includeSubDomains"
     assert response.header("x-content-type-options") == "nosniff"
     assert response.header("x-frame-options") == "DENY"
     assert response.header("referrer-policy") == "same-origin"

@@ -7,13 +7,18 @@ is written beside them, outside the project, and passed to Compose:
 
 - an env file (a second ``--env-file``, after the project's .env) with the
   compose file's own variables: IMAGE_TAG per profile, PUBLISH_ADDRESS
-  127.0.0.1, free HTTP_PORT/HTTPS_PORT, TLS_CERT_DIR with a self-signed
-  certificate;
+  127.0.0.1, free HTTP_PORT/HTTPS_PORT, and ACME_SERVER: Pebble, a local
+  ACME CA (tests/support/acme.py) on the gateway address of the default
+  network, which validates through nginx's published port;
+- the compose files are those of COMPOSE_FILE in the project's .env (the
+  production file and the owner's), then the test's override;
 - an override file: ``build: {network: host}`` (the engine has no NAT, so
   pip and apt in the build use the host's network); an explicit subnet for
   every network (free ones, so the addresses are known and no engine on the
   machine collides); CELERY_SOFT_SHUTDOWN_TIMEOUT shortened for the celery
-  service (its stop_grace_period, which must stay longer, is kept); and
+  service (its stop_grace_period, which must stay longer, is kept); with
+  nginx: certbot trusts Pebble's own HTTPS certificate (REQUESTS_CA_BUNDLE)
+  and retries after 3 s, nginx looks for a new certificate every 2 s; and
   whatever a test adds (a published web port where no nginx is rendered,
   test-only code mounted into one service).
 
@@ -27,6 +32,7 @@ import json
 import random
 import re
 import shutil
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -37,10 +43,10 @@ from urllib.parse import urlencode
 
 import yaml
 
+from support.acme import AcmeServer, served_der, verified
 from support.compose import compose_file
 from support.http import Response, request
-from support.nginx import make_certificate
-from support.processes import free_port
+from support.processes import free_port, wait_until
 from support.render import read_answers, read_env_file
 
 from .engine import TEST_PROJECT_PREFIX, DockerEngine
@@ -113,10 +119,9 @@ class Deployment:
         self.has_nginx = self.answers["deploy_target"] == "compose"
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.http_port, self.https_port = free_port(), free_port()
-        self.ca: Path | None = None
+        self.ca: Path | None = None  # Pebble's root, once nginx serves its certificate
+        self.acme: AcmeServer | None = None
         self.downs = 0
-        if self.has_nginx:
-            self.ca = make_certificate(self.workdir / "certs", [self.domain, *self.answers["extra_domains"]])
         self.env_file = self.workdir / "test.env"
         self.rendered = compose_file(self.project, self.compose_file)
         networks = list(self.rendered.get("networks") or {"default": None})
@@ -130,12 +135,10 @@ class Deployment:
         # Empty image_tag: the project's .env names the image, as on a server.
         env = {"IMAGE_TAG": self.image_tag} if self.image_tag else {}
         if self.has_nginx:
-            env |= {
-                "PUBLISH_ADDRESS": "127.0.0.1",
-                "HTTP_PORT": str(self.http_port),
-                "HTTPS_PORT": str(self.https_port),
-                "TLS_CERT_DIR": str(self.workdir / "certs"),
-            }
+            ports = {"HTTP_PORT": str(self.http_port), "HTTPS_PORT": str(self.https_port)}
+            env |= {"PUBLISH_ADDRESS": "127.0.0.1", **ports}
+        if self.acme is not None:
+            env["ACME_SERVER"] = self.acme.directory_url
         env |= self.extra_env
         self.env_file.write_text("".join(f"{key}={value}\n" for key, value in env.items()))
         self.override_file.write_text(yaml.safe_dump(self.override(), sort_keys=False))
@@ -154,6 +157,12 @@ class Deployment:
             # Coolify's Traefik is not here: publish web itself, on loopback.
             exposed = re.search(r"^EXPOSE (\d+)$", (self.project / "Dockerfile").read_text(), re.M).group(1)
             services["web"]["ports"] = [f"127.0.0.1:{self.web_port}:{exposed}"]
+        if self.acme is not None:
+            services["certbot"] = {
+                "environment": {"REQUESTS_CA_BUNDLE": "/test-acme/cert.pem", "CERTBOT_RETRY_SECONDS": "3"},
+                "volumes": [f"{self.acme.tls_ca.parent}:/test-acme:ro"],
+            }
+            services["nginx"] = {"environment": {"CERTIFICATE_CHECK_SECONDS": "2"}}
         networks = {name: {"ipam": {"config": [{"subnet": str(subnet)}]}} for name, subnet in self.subnets.items()}
         return deep_merge({"services": services, "networks": networks}, self.extra_override)
 
@@ -169,6 +178,13 @@ class Deployment:
 
     # -- compose ---------------------------------------------------------------
 
+    @property
+    def compose_files(self) -> list[Path]:
+        """What plain `docker compose` reads in the project: COMPOSE_FILE of its .env."""
+        env = self.project / ".env"
+        listed = read_env_file(env).get("COMPOSE_FILE") if env.exists() else None
+        return [self.project / name for name in (listed or self.compose_file).split(":")]
+
     def compose(self, *args: str, timeout: float = 300, check: bool = True):
         env_files = [f for f in (self.project / ".env", self.env_file) if f.exists()]
         flags = [arg for f in env_files for arg in ("--env-file", str(f))]
@@ -176,7 +192,7 @@ class Deployment:
             self.project_name,
             *flags,
             *args,
-            files=[self.project / self.compose_file, self.override_file],
+            files=[*self.compose_files, self.override_file],
             cwd=self.project,
             timeout=timeout,
             check=check,
@@ -225,18 +241,52 @@ class Deployment:
         return sorted(by_image.values())
 
     def up(self, *services: str, timeout: float = UP_TIMEOUT, check: bool = True):
+        if self.has_nginx and self.acme is None:
+            self.start_acme()
         # --no-build: the image was built once for the session; a missing one fails loudly.
-        return self.compose(
+        result = self.compose(
             "up", "--detach", "--no-build", "--wait", "--wait-timeout", str(int(timeout)), *services,
             timeout=timeout + 60,
             check=check,
         )  # fmt: skip
+        if self.acme is not None and result.returncode == 0 and not services:
+            self.wait_for_certificate()
+        return result
+
+    def start_acme(self) -> None:
+        """Pebble on the default network's gateway (the networks first: the
+        address comes with them); its DNS sends every name to 127.0.0.1, where
+        nginx's HTTP port is published."""
+        self.compose("up", "--no-start", "--no-build", timeout=120)
+        self.acme = AcmeServer(
+            self.workdir / "acme", self.http_port, self.https_port, self.gateway("default"), resolve_to="127.0.0.1"
+        ).start()
+        self.write_files()
+
+    def wait_for_certificate(self, timeout: float = 180) -> None:
+        """Until nginx serves a certificate that chains to Pebble's root (it
+        starts on certbot's self-signed stand-in)."""
+        root = self.acme.root_certificate()
+        wait_until(lambda: verified(self.https_port, root, self.domain), timeout, "nginx serving the CA's certificate")
+        self.ca = self.workdir / "acme-root.pem"
+        self.ca.write_text(root)
+
+    def trust_served_certificate(self) -> None:
+        """Without Pebble (a deploy by the project's own script, not up()):
+        trust the self-signed stand-in nginx serves until certbot has one."""
+        pem = ssl.DER_cert_to_PEM_cert(served_der(self.https_port, self.domain))
+        assert verified(self.https_port, pem, self.domain), "nginx's certificate does not name the domain"
+        self.ca = self.workdir / "served.pem"
+        self.ca.write_text(pem)
 
     def down(self, *, volumes: bool) -> None:
         # The logs go with the containers: keep them beside the project for a look afterwards.
         self.downs += 1
         (self.workdir / f"compose-logs-{self.downs}.txt").write_text(self.logs())
         self.compose("down", "--remove-orphans", *(["--volumes"] if volumes else []), timeout=240)
+        if volumes and self.acme is not None:
+            self.acme.stop()
+            self.acme = None
 
     def run_script(self, *args: str, env: dict[str, str] | None = None, timeout: float = 600):
         """A rendered script (scripts/...) run from the project directory, as

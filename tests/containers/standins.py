@@ -146,6 +146,16 @@ STANDINS: tuple[StandIn, ...] = (
         RootfsSpec(debian_release(IMAGES["nginx_image"]), ("nginx", "gettext-base", "curl", "ca-certificates")),
         f"Debian {debian_release(IMAGES['nginx_image'])}'s nginx stands in for {IMAGES['nginx_image']}",
     ),
+    # The official certbot image is Alpine's, its tag names no Debian release:
+    # trixie's certbot is the closest to it.
+    StandIn(
+        IMAGES["certbot_image"],
+        "certbot",
+        # python3-cffi-backend: python3-cryptography needs it through a virtual
+        # package, which debootstrap does not resolve.
+        RootfsSpec("trixie", ("certbot", "python3-cffi-backend", "ca-certificates")),
+        f"Debian trixie's certbot (Python and cryptography from Debian) stands in for {IMAGES['certbot_image']}",
+    ),
     # The official image is Alpine with the release binary; the backup image
     # copies /usr/bin/restic from it into PostgreSQL's (Debian) image.
     StandIn(
@@ -358,6 +368,7 @@ def _version(engine: DockerEngine, standin: StandIn) -> str:
         "redis": ["redis-server", "--version"],
         "nginx": ["nginx", "-v"],
         "debian": ["cat", "/etc/debian_version"],
+        "certbot": ["certbot", "--version"],
         "restic": ["restic", "version"],
     }[standin.recipe]
     res = engine.docker(

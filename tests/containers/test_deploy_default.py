@@ -8,6 +8,7 @@ takes it down and up again."""
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from support.acme import served_certificate, verified
+from support.facts import computed_values
 from support.http import request
 from support.processes import wait_until
 from support.render import read_answers, read_env_file
@@ -112,6 +115,86 @@ def test_plain_http_redirects_and_requests_arrive_from_the_gateway(deployment: D
     # docker-proxy forwards published ports from the network's gateway address.
     log = deployment.logs("nginx")
     assert f"{deployment.gateway('default')} - " in log
+
+
+def test_the_certificate_comes_from_the_ca_and_a_renewal_is_served_without_a_manual_step(
+    deployment: Deployment,
+) -> None:
+    """nginx started on certbot's self-signed stand-in; certbot got the CA's
+    certificate by HTTP-01 through nginx (deployment.up() waited for it);
+    `certbot renew` brings a new one, which nginx serves by itself."""
+    certbot_log = deployment.logs("certbot")
+    assert "self-signed stand-in certificate made" in certbot_log
+    assert "certificate issued for obcms.gov.ph, www.obcms.gov.ph" in certbot_log
+    root = deployment.ca.read_text()
+    assert all(verified(deployment.https_port, root, name) for name in (deployment.domain, f"www.{deployment.domain}"))
+    issued = served_certificate(deployment.https_port, deployment.domain)
+    assert "Pebble" in issued["issuer"]
+
+    containers = deployment.containers()
+    certbot_mounts = {mount["Destination"]: mount for mount in containers["certbot"]["Mounts"]}
+    assert "/var/run/docker.sock" not in certbot_mounts, "certbot has no hold on Docker"
+    nginx_mounts = {mount["Destination"]: mount for mount in containers["nginx"]["Mounts"]}
+    assert not nginx_mounts["/etc/letsencrypt"]["RW"] and not nginx_mounts["/var/www/certbot"]["RW"]
+
+    nginx_started = containers["nginx"]["State"]["StartedAt"]
+    with timed("default: certbot renew, nginx serving the renewed certificate"):
+        deployment.exec("certbot", "certbot", "renew", "--force-renewal", "--no-random-sleep-on-renew")
+        renewed = wait_until(
+            lambda: (
+                (seen := served_certificate(deployment.https_port, deployment.domain))["serial"] != issued["serial"]
+                and seen
+            ),
+            60,
+            "nginx serving the renewed certificate",
+        )
+    assert "Pebble" in renewed["issuer"] and verified(deployment.https_port, root, deployment.domain)
+    assert deployment.containers()["nginx"]["State"]["StartedAt"] == nginx_started, "nginx was not restarted"
+    assert "certificate changed; nginx reloaded" in deployment.logs("nginx")
+
+
+def test_every_service_has_its_memory_limit_and_stays_below_it(deployment: Deployment) -> None:
+    """The limits of copier.yml (none set in .env), and what each service
+    uses once up and idle (printed: the figures behind the defaults)."""
+    limits = computed_values()["memory_limits"]
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    running = [c["Id"] for c in deployment.containers().values() if c["State"]["Running"]]
+    stats = deployment.engine.docker("stats", "--no-stream", "--format", "{{json .}}", *running).stdout
+    used = {}
+    for line in stats.splitlines():
+        row = json.loads(line)
+        service = row["Name"].removeprefix(f"{deployment.project_name}-").rsplit("-", 1)[0]
+        used[service] = row["MemUsage"].split(" / ")[0]
+    print(f"\nmemory in use, idle (limit): {', '.join(f'{s} {used[s]} ({limits[s]})' for s in sorted(used))}")
+    for service, container in deployment.containers().items():
+        limit = int(limits[service][:-1]) * units[limits[service][-1]]
+        assert container["HostConfig"]["Memory"] == limit, service
+    for service, usage in used.items():
+        number, unit = re.fullmatch(r"([\d.]+)([KMG]i?B|B)", usage).groups()
+        in_bytes = float(number) * {"B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}[unit]
+        limit = int(limits[service][:-1]) * units[limits[service][-1]]
+        assert in_bytes < 0.6 * limit, f"{service} uses {usage} of {limits[service]}"
+
+
+def test_uploads_are_spooled_to_disk_not_to_memory(deployment: Deployment) -> None:
+    """An upload over Django's 2.5 MB in-memory limit goes to the upload_tmp
+    volume; /tmp is a small tmpfs."""
+    web = deployment.containers()["web"]
+    assert web["HostConfig"]["Tmpfs"] == {"/tmp": f"size={computed_values()['app_tmp_size']}"}
+    mounts = {mount["Destination"]: mount for mount in web["Mounts"]}
+    assert mounts["/var/tmp/uploads"]["Type"] == "volume" and mounts["/var/tmp/uploads"]["RW"]
+    code = """
+import json
+from django.core.files.uploadedfile import TemporaryUploadedFile
+from django.test import RequestFactory
+body = b"x" * (3 * 1024 * 1024)
+from django.core.files.uploadedfile import SimpleUploadedFile
+request = RequestFactory().post("/", {"file": SimpleUploadedFile("big.bin", body)})
+upload = request.FILES["file"]
+print(json.dumps([type(upload) is TemporaryUploadedFile, upload.temporary_file_path(), upload.size]))
+"""
+    is_on_disk, path, size = json.loads(deployment.django_shell(code).strip().splitlines()[-1])
+    assert is_on_disk and path.startswith("/var/tmp/uploads/") and size == 3 * 1024 * 1024
 
 
 def test_app_processes_run_unprivileged_on_a_read_only_root(deployment: Deployment) -> None:

@@ -99,6 +99,7 @@ def stack(app_images: AppImages, tmp_path_factory: pytest.TempPathFactory) -> It
         with timed("releases: first deploy of release A (scripts/deploy.sh)"):
             result = deployment.run("scripts/deploy.sh")
         assert result.returncode == 0, output(result)
+        deployment.trust_served_certificate()
         yield stack
     finally:
         with timed("releases: compose down --volumes"):

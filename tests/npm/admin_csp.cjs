@@ -8,27 +8,12 @@
 //
 // At the end it adds an inline script on purpose: CSP must block it and
 // report it ("control"), which shows that violations would be seen.
-const { chromium } = require("playwright-core");
+const { launch, signIn, report } = require("./chromium.cjs");
 
 const [baseUrl, username, password] = process.argv.slice(2);
-// As root in a sandbox with no way out: no sandbox, no background traffic.
-const FLAGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: FLAGS,
-    timeout: 60000,
-  });
+  const browser = await launch();
   const result = { violations: [], console: [], failed: [], pages: {}, control: { violations: [], console: [] } };
   try {
     // The test's certificate is self-signed; the scanner test checks TLS.
@@ -63,9 +48,7 @@ async function main() {
 
     await page.goto(`${baseUrl}/admin/`);
     result.pages.login = { url: page.url(), title: await page.title(), header: await header() };
-    await page.fill("#id_username", username);
-    await page.fill("#id_password", password);
-    await Promise.all([page.waitForURL(`${baseUrl}/admin/`), page.click("input[type=submit]")]);
+    await signIn(page, baseUrl, username, password);
     result.pages.index = { url: page.url(), title: await page.title() };
 
     await page.goto(`${baseUrl}/admin/auth/user/`);
@@ -97,10 +80,7 @@ async function main() {
   } finally {
     await browser.close();
   }
-  console.log(JSON.stringify(result));
+  return result;
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+report(main);

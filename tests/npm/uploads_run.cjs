@@ -7,26 +7,12 @@
 // the console. Every URL is opened directly (a page, a drawing, a script, an
 // image that is also a page), and PAGE, a page of the site that loads every
 // URL as a <script>, is opened last.
-const { chromium } = require("playwright-core");
+const { launch, signIn, report } = require("./chromium.cjs");
 
 const [baseUrl, username, password, includingPage, ...uploads] = process.argv.slice(2);
-const FLAGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: FLAGS,
-    timeout: 60000,
-  });
+  const browser = await launch();
   const result = { ran: [], opened: {}, console: [] };
   try {
     const context = await browser.newContext({ ignoreHTTPSErrors: true, acceptDownloads: true });
@@ -39,9 +25,7 @@ async function main() {
     });
 
     await page.goto(`${baseUrl}/admin/login/`);
-    await page.fill("#id_username", username);
-    await page.fill("#id_password", password);
-    await Promise.all([page.waitForURL(`${baseUrl}/admin/`), page.click("input[type=submit]")]);
+    await signIn(page, baseUrl, username, password);
 
     for (const upload of uploads) {
       const download = page.waitForEvent("download", { timeout: 5000 }).catch(() => null);
@@ -64,10 +48,7 @@ async function main() {
   } finally {
     await browser.close();
   }
-  console.log(JSON.stringify(result));
+  return result;
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+report(main);

@@ -46,3 +46,16 @@ def compose_config(
         text=True,
         check=False,
     )
+
+
+def plain_compose(workdir: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`docker compose ARGS` as the scripts and the runbook run it: no -f, so
+    the files are those of COMPOSE_FILE in workdir's .env."""
+    return subprocess.run(
+        [require("docker-compose"), *args],
+        cwd=workdir,
+        env={"PATH": os.environ["PATH"], "HOME": str(workdir), **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+    )

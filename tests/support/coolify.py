@@ -1,5 +1,6 @@
 """What Coolify does with a compose file before it runs it."""
 
+import re
 import secrets
 from pathlib import Path
 
@@ -44,3 +45,37 @@ def prepare_deployment(project: Path, workdir: Path, owner_values: dict[str, str
     values = {**injected, **(owner_values or {})}
     (workdir / ".env").write_text("".join(f"{key}={value}\n" for key, value in values.items()))
     return injected
+
+
+# Coolify (bootstrap/helpers/docker.php, fqdnLabelsForTraefik) adds to the
+# router it makes for a service's domain the middlewares that the service's
+# own labels define (traefik.http.middlewares.<name>.*) or name
+# (coolify.traefik.middlewares=<a>,<b>), after its own gzip. This is that
+# rule, for the tests that stand in for Coolify.
+MIDDLEWARE_DEFINITION = re.compile(r"^traefik\.http\.middlewares\.(.*?)(\.|$)")
+
+
+def router_middlewares(labels: dict[str, str]) -> list[str]:
+    names: list[str] = []
+    for key, value in labels.items():
+        if match := MIDDLEWARE_DEFINITION.match(key):
+            names.append(match.group(1))
+        elif key == "coolify.traefik.middlewares":
+            names += value.split(",")
+    return list(dict.fromkeys(names))
+
+
+def traefik_labels(service: str, domain: str, port: int, labels: dict[str, str], uuid: str = "testuuid") -> dict:
+    """The labels Coolify adds to a service with an https domain, as it
+    writes them (its own middlewares first, then the service's)."""
+    router = f"https-0-{uuid}-{service}"
+    return {
+        "traefik.enable": "true",
+        "traefik.http.middlewares.gzip.compress": "true",
+        f"traefik.http.routers.{router}.rule": f"Host(`{domain}`) && PathPrefix(`/`)",
+        f"traefik.http.routers.{router}.entryPoints": "https",
+        f"traefik.http.routers.{router}.service": router,
+        f"traefik.http.services.{router}.loadbalancer.server.port": str(port),
+        f"traefik.http.routers.{router}.middlewares": ",".join(["gzip", *router_middlewares(labels)]),
+        f"traefik.http.routers.{router}.tls": "true",
+    }

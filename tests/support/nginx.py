@@ -3,6 +3,7 @@ conf of the test's own; every path of it under one directory."""
 
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import tempfile
@@ -18,7 +19,10 @@ from .text import replace_required
 UPSTREAM = "default web:8000;"  # where requests go (the map of $web_backend)
 LISTEN_HTTP = "listen 80"
 LISTEN_HTTPS = "listen 443"
-CERT_DIR = "/etc/nginx/certs/"
+# certbot's current certificate, /etc/letsencrypt/live/<domain>/.
+CERT_DIR = re.compile(r"/etc/letsencrypt/live/[a-z0-9.-]+/")
+# The HTTP-01 challenge files certbot writes.
+WEBROOT = "root /var/www/certbot;"
 MEDIA_DIR = "/srv/media/"
 # nginx's copy of WhiteNoise's immutable answers (/static/).
 STATIC_CACHE_DIR = "/var/cache/nginx/static"
@@ -115,7 +119,9 @@ class Nginx(Process):
 class NginxServer(Nginx):
     """The rendered conf, on free loopback ports; or on the rendered ports 80
     and 443 of a loopback address of the test's own, or inside a network
-    namespace. upstream: a loopback port, "HOST:PORT", or "unix:PATH"."""
+    namespace. upstream: a loopback port, "HOST:PORT", or "unix:PATH".
+    cert_dir holds fullchain.pem and privkey.pem (certbot's live/<domain>/);
+    webroot, when given, is where the ACME challenges are served from."""
 
     def __init__(
         self,
@@ -127,6 +133,7 @@ class NginxServer(Nginx):
         cloudflare_extra: Path | None = None,
         namespace: NetworkNamespace | None = None,
         address: str | None = None,
+        webroot: Path | None = None,
         static_cache: Path | None = None,
     ):
         text = rendered_conf.read_text()
@@ -144,7 +151,11 @@ class NginxServer(Nginx):
             text = replace_required(text, LISTEN_HTTPS, f"listen 127.0.0.1:{self.https_port}", WHAT)
         else:
             self.http_port, self.https_port = 80, 443
-        text = replace_required(text, CERT_DIR, f"{cert_dir}/", WHAT)
+        if len(CERT_DIR.findall(text)) != 2:
+            raise AssertionError(f"{WHAT} no longer names certbot's certificate: {CERT_DIR.pattern}")
+        text = CERT_DIR.sub(f"{cert_dir}/", text)
+        if webroot is not None:
+            text = replace_required(text, WEBROOT, f"root {webroot};", WHAT)
         # nginx's unprivileged workers write there: by default outside base
         # (pytest's temporary directories are root-only).
         self.static_cache = static_cache or Path(tempfile.mkdtemp(prefix="obcms-nginx-static-"))

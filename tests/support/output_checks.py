@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import coolify, kubernetes, monitoring
 from .binaries import require, venv_bin
-from .compose import PRODUCTION, compose_config, compose_file
+from .compose import PRODUCTION, compose_config, compose_file, plain_compose
 from .nginx import make_certificate, wrapper_conf
 from .render import project_env, read_answers, read_env_file
 
@@ -130,8 +130,13 @@ def compose_problems(project: Path, workdir: Path) -> list[str]:
         if (project / "docker-compose.prod.yml").exists():
             found.append("docker-compose.prod.yml: rendered for deploy_target kubernetes")
     else:
-        env = placeholder_credentials(project)
-        results.append(("docker-compose.prod.yml", compose_config(project, PRODUCTION, "--quiet", env=env)))
+        # docker-compose.prod.yml and the owner's file, through .env's COMPOSE_FILE.
+        results.append(
+            (
+                "docker-compose.prod.yml",
+                plain_compose(project, "config", "--quiet", env=placeholder_credentials(project)),
+            )
+        )
     for name, result in results:
         if result.returncode != 0 or "variable is not set" in result.stderr:
             found.append(f"compose config {name}: {result.stderr}")
@@ -153,7 +158,16 @@ def nginx_problems(project: Path, workdir: Path) -> list[str]:
     for source, target in nginx_files(project):
         if source.startswith("./deploy/nginx/") and target.startswith("/etc/nginx/"):
             shutil.copy(project / source, etc / target.removeprefix("/etc/nginx/"))
-    make_certificate(etc / "certs", [answers["domain_name"], *answers["extra_domains"]])
+    names = [answers["domain_name"], *answers["extra_domains"]]
+    # compose: certbot's directory, as the certificates volume holds it (the
+    # Debian package certbot makes /etc/letsencrypt, the mount point).
+    # swarm: the certificate's Docker secrets in /etc/nginx/certs.
+    letsencrypt = workdir / "letsencrypt"
+    letsencrypt.mkdir()
+    if answers["deploy_target"] == "compose":
+        make_certificate(letsencrypt / "live" / answers["domain_name"], names)
+    else:
+        make_certificate(etc / "certs", names)
     prefix = workdir / "prefix"
     prefix.mkdir()
     (etc / "nginx.conf").write_text(wrapper_conf(prefix, Path("/etc/nginx/conf.d/default.conf")))
@@ -163,8 +177,8 @@ def nginx_problems(project: Path, workdir: Path) -> list[str]:
     # The image has /var/cache/nginx, where the static cache goes.
     cache = "mount -t tmpfs tmpfs /var/cache && mkdir /var/cache/nginx"
     script = (
-        f"mount --bind {etc} /etc/nginx && mount --bind {hosts} /etc/hosts && {cache} && "
-        f"{nginx} -t -c /etc/nginx/nginx.conf"
+        f"mount --bind {etc} /etc/nginx && mount --bind {letsencrypt} /etc/letsencrypt"
+        f" && mount --bind {hosts} /etc/hosts && {cache} && {nginx} -t -c /etc/nginx/nginx.conf"
     )
     result = run([require("unshare"), "--mount", "--propagation", "private", "sh", "-c", script])
     return [] if result.returncode == 0 else [f"nginx -t: {result.stderr}"]
@@ -214,9 +228,20 @@ def actionlint_problems(project: Path) -> list[str]:
     return [] if result.returncode == 0 else [f"actionlint: {result.stdout}{result.stderr}"]
 
 
+def expected_silenced_checks(env: dict[str, str]) -> int:
+    """Checks production.py silences: Django's warnings about HSTS preload
+    and subdomains, when .env turns them off (the owner's choice)."""
+    off = {"0", "false", "no", "off"}
+    return sum(env.get(name, "").strip().lower() in off for name in HSTS_CHOICES)
+
+
+HSTS_CHOICES = ("SECURE_HSTS_PRELOAD", "SECURE_HSTS_INCLUDE_SUBDOMAINS")
+
+
 def check_deploy_problems(project: Path, venv: Path, database_url: str, redis_url: str) -> list[str]:
     """`manage.py check --deploy --fail-level WARNING` with the production
-    settings and the render's own .env: no issue at all."""
+    settings and the render's own .env: no issue at all, and nothing silenced
+    but the HSTS choices .env makes."""
     env = project_env(project, venv, DATABASE_URL=database_url, REDIS_URL=redis_url, **placeholder_credentials(project))
     result = run(
         [venv_bin(venv, "python"), "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -224,7 +249,8 @@ def check_deploy_problems(project: Path, venv: Path, database_url: str, redis_ur
         env=env,
         timeout=120,
     )
-    if result.returncode != 0 or "System check identified no issues (0 silenced)." not in result.stdout:
+    silenced = expected_silenced_checks(env)
+    if result.returncode != 0 or f"System check identified no issues ({silenced} silenced)." not in result.stdout:
         return [f"check --deploy: {result.stdout}{result.stderr}"]
     return []
 

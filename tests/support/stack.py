@@ -66,8 +66,9 @@ def running_stack(default_project: Path, venv: Path, postgres, base: Path, datab
         project,
         venv,
         # What the compose file gives web (MEDIA_X_ACCEL_PREFIX: nginx sends
-        # uploads); the application's role, which reads and writes rows only.
-        **compose_environment(project, "web"),
+        # uploads; the upload_tmp volume is a directory here); the
+        # application's role, which reads and writes rows only.
+        **{**compose_environment(project, "web"), "FILE_UPLOAD_TEMP_DIR": str(upload_temp)},
         DATABASE_URL=app_url,
         REDIS_URL=redis.url,
         DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
