@@ -110,13 +110,19 @@ def test_the_database_and_redis_stay_on_the_labelled_node_and_nginx_on_every_nod
 def test_secrets_are_docker_secrets_never_environment(swarm_project):
     document = stack(swarm_project)
     secret_names = computed_values(**read_answers(swarm_project))["app_secret_variables"]
+    # Only the migrate job connects as the owner of the tables; it makes the
+    # application's role, which the others connect as.
+    owner = {"DATABASE_URL": "migrate_database_url", "APP_DATABASE_URL": "app_database_url"}
     for name in ("web", "celery", "beat", "migrate"):
         environment = document["x-app"]["environment"] | document["services"][name].get("environment", {})
-        for secret in secret_names:
+        files = {secret: secret.lower() for secret in secret_names} | (owner if name == "migrate" else {})
+        for secret, file in files.items():
             assert secret not in environment, (name, secret)
-            assert environment[f"{secret}_FILE"] == f"/run/secrets/{secret.lower()}"
+            assert environment[f"{secret}_FILE"] == f"/run/secrets/{file}", (name, secret)
+        listed = set(document["services"][name].get("secrets", document["x-app"]["secrets"]))
+        assert listed == set(files.values()), name
     script = (swarm_project / "scripts" / "swarm-deploy.sh").read_text()
-    for secret in [*secret_names, "POSTGRES_PASSWORD", "REDIS_PASSWORD"]:
+    for secret in [*secret_names, *owner, "POSTGRES_PASSWORD", "POSTGRES_APP_PASSWORD", "REDIS_PASSWORD"]:
         assert secret in script.split("grep -v -E '")[1].split("'")[0], secret
 
 

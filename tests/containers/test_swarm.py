@@ -296,6 +296,19 @@ def test_first_deploy_runs_migrations_first_and_spreads_web_over_both_nodes(swar
     for name in ("db", "redis"):
         assert [task["node_role"] for task in d.running(name)] == ["manager"], name
     wait_until(lambda: d.healthy_web_on("manager") and d.healthy_web_on("worker"), 120, "web on both nodes")
+    # web connects as the role the migrate job made: rows only, no tables.
+    role = d.manage_py(
+        "from django.db import DatabaseError, connection\n"
+        "with connection.cursor() as cursor:\n"
+        "    cursor.execute('select current_user')\n"
+        "    print(cursor.fetchone()[0])\n"
+        "    try:\n"
+        "        cursor.execute('create table owned_by_web (id int)')\n"
+        "    except DatabaseError as error:\n"
+        "        print(type(error).__name__)\n"
+    ).split()
+    print(f"web connects as {role[0]}; creating a table: {role[1:]}")
+    assert role == [computed_values(**read_answers(d.project))["app_database_user"], "ProgrammingError"]
     assert len(d.running("web")) == 3
     assert {task["node_role"] for task in d.running("nginx")} == {"manager", "worker"}
     for node in d.swarm.nodes:
