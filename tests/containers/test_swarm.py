@@ -385,9 +385,18 @@ def test_a_worker_node_that_dies_mid_task_loses_no_celery_task(swarm_deployment)
     # The test-only tasks are in the rolling update's image: without it, this
     # test can only fail (No module named 'swarmtest').
     new_image = list(d.images.values())[-1]
-    for name in ("web", "celery"):
-        images = {task["image"].split("@")[0] for task in d.running(name)}
-        assert images == {new_image}, f"{name} runs {images}, not the rolling update's {new_image}"
+
+    def on_the_new_image() -> bool:
+        """web and celery run, and only the rolling update's image (the drain
+        before this test may leave a task still starting on the manager)."""
+        return all(
+            {task["image"].split("@")[0] for task in d.running(name)} == {new_image} for name in ("web", "celery")
+        )
+
+    try:
+        wait_until(on_the_new_image, 180, f"web and celery running {new_image}", interval=2)
+    except TimeoutError as error:
+        raise AssertionError(f"{error}{d.where_tasks_ran()}") from None
     # A third worker: the scheduler puts it on the node with fewer (the worker).
     d.swarm.manager.docker("service", "scale", "--detach", f"{d.service('celery')}=3")
     wait_until(lambda: any(t["node_role"] == "worker" for t in d.running("celery")), 120, "celery on the worker")
