@@ -7,6 +7,7 @@ anything. The PostgreSQL server is the test's own."""
 import json
 import re
 import signal
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -129,6 +130,42 @@ def test_ready_gives_up_on_a_hung_postgresql(app, own_postgres):
     assert status == 503 and json.loads(body)["checks"]["database"] is False
     assert seconds < 3
     assert health[0] == 200
+
+
+def test_the_migrate_job_waits_for_a_database_that_is_still_starting(
+    default_project, venv, own_postgres, redis, tmp_path
+):
+    """Where nothing starts the migrate job after PostgreSQL (a swarm's first
+    deploy), migrate_safely waits for it, saying so once; with no time to
+    wait it fails with one line naming the database."""
+    env = project_env(default_project, venv, DATABASE_URL=own_postgres.create_database("starting"), REDIS_URL=redis.url)
+    own_postgres.stop()
+    gave_up = manage(default_project, venv, env, "migrate_safely", "--database-wait", "0")
+    assert gave_up.returncode == 1
+    assert "CommandError: The database did not accept connections within 0 s" in gave_up.stderr
+
+    # PostgreSQL starts only once the job has found it missing.
+    log = tmp_path / "migrate.log"
+    command = [str(venv / "bin" / "python"), "manage.py", "migrate_safely"]
+    with log.open("w") as out:
+        job = subprocess.Popen(command, cwd=default_project / "src", env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while "Waiting for the database" not in log.read_text():
+            assert job.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "migrate_safely said nothing about the missing database"
+            time.sleep(0.2)
+        time.sleep(3)
+        assert job.poll() is None, "migrate_safely gave up on a database that was still starting"
+        own_postgres.start()  # the same port
+        job.wait(timeout=120)
+    finally:
+        if job.poll() is None:
+            job.kill()
+    output = log.read_text()
+    assert job.returncode == 0, output
+    assert output.count("Waiting for the database to accept connections") == 1, output
+    assert own_postgres.psql("SELECT count(*) FROM django_migrations", database="starting") != "0"
 
 
 # gunicorn's rendered defaults: each thread may keep a database connection.

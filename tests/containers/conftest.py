@@ -8,6 +8,7 @@ module-level names (define each fixture once: two would start two engines).
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from support import coolify
-from support.render import read_answers, render
+from support.render import profile_answers, read_answers, render
 
 from .deployment import FIGURES, IMAGE_SIZES, TIMINGS, Deployment, timed
 from .engine import DockerEngine, engine_fixture
@@ -29,6 +30,7 @@ PROFILES: dict[str, dict] = {
     "default": {},
     "coolify": {"deploy_target": "coolify"},
     "pgbouncer-s3": {"db_pooling": "pgbouncer", "media_storage": "s3", "s3_provider": "minio"},
+    "swarm": profile_answers("swarm-minio"),
 }
 
 
@@ -63,6 +65,11 @@ class AppImages:
                 # .env) before it builds and runs the compose file.
                 (project / ".env").unlink()
                 coolify.prepare_deployment(project, project)
+            if read_answers(project)["deploy_target"] == "swarm":
+                # `docker stack deploy` builds nothing: the image is built
+                # as CI builds it, and the stack file names it.
+                self.built[profile] = self.build_plain(profile, project)
+                return self.built[profile]
             deployment = Deployment(self.engine, f"build-{profile}", project, self.base / profile, f"test-{profile}")
             if read_answers(project)["media_storage"] == "s3":
                 # Compose requires the keys an owner fills in even to build;
@@ -76,10 +83,7 @@ class AppImages:
         """Build a deployment's image. The first build of a set of requirements
         in the session runs without the layer cache, so pip really fetches from
         PyPI; later builds with the same requirements reuse its layers."""
-        digest = hashlib.sha256()
-        for path in sorted((deployment.project / "requirements").glob("*.txt")):
-            digest.update(path.name.encode() + path.read_bytes())
-        requirements = digest.hexdigest()
+        requirements = _requirements_digest(deployment.project)
         fresh = requirements not in self.requirements_built
         with timed(f"{label}: build image ({'no cache' if fresh else 'builder stage cached'})"):
             seconds = deployment.build(fresh=fresh)
@@ -95,6 +99,26 @@ class AppImages:
         self.all_builds.append(built)
         return built
 
+    def build_plain(self, profile: str, project: Path) -> BuiltImage:
+        """`docker build --target production` of a render (as its CI does)."""
+        requirements = _requirements_digest(project)
+        fresh = requirements not in self.requirements_built
+        tag = f"test-{profile}"
+        image = f"{read_answers(project)['project_slug']}:{tag}"
+        with timed(f"{profile}: build image ({'no cache' if fresh else 'builder stage cached'})"):
+            start = time.monotonic()
+            self.engine.docker(
+                "build", "--network", "host", "--target", "production", "--tag", image,
+                *(["--no-cache"] if fresh else []), str(project), timeout=1500,
+            )  # fmt: skip
+            seconds = time.monotonic() - start
+        self.requirements_built.add(requirements)
+        size = int(self.engine.docker("image", "inspect", "-f", "{{.Size}}", image).stdout)
+        IMAGE_SIZES[f"{profile} ({image})"] = size
+        built = BuiltImage(profile, project, tag, image, seconds, size, fresh, requirements)
+        self.all_builds.append(built)
+        return built
+
     def remove_all(self) -> None:
         """Remove the session's images and the dangling layers they leave, so
         the engine's data root does not grow run after run."""
@@ -102,6 +126,13 @@ class AppImages:
         if refs:
             self.engine.docker("image", "rm", "-f", *sorted(set(refs)), check=False, timeout=120)
         self.engine.docker("image", "prune", "-f", check=False, timeout=120)
+
+
+def _requirements_digest(project: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted((project / "requirements").glob("*.txt")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
 
 
 @pytest.fixture(scope="session")

@@ -106,8 +106,10 @@ class Swarm:
             self._make_network()
             for node in self.nodes:
                 # A fresh swarm every time: the state of the last run's would
-                # name nodes and addresses that are gone. Images stay.
-                shutil.rmtree(node.engine.data_root / "swarm", ignore_errors=True)
+                # name nodes and addresses that are gone, and its volumes hold
+                # a database made with the last run's passwords. Images stay.
+                for state in ("swarm", "volumes"):
+                    shutil.rmtree(node.engine.data_root / state, ignore_errors=True)
                 node.engine.start()
             self.manager.docker(
                 "swarm", "init", "--advertise-addr", self.manager.address,

@@ -16,6 +16,7 @@ class LoadResult:
     seconds: float
     statuses: Counter = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
+    labels: Counter = field(default_factory=Counter)
 
     @property
     def errors(self) -> int:
@@ -77,6 +78,54 @@ def run_load(
                 record(response.status, response.body[:300].decode(errors="replace"))
             else:
                 record(200)
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        for future in [pool.submit(client) for _ in range(clients)]:
+            future.result()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def run_until(
+    port: int,
+    path: str,
+    stop,
+    *,
+    clients: int = 4,
+    max_seconds: float = 600,
+    host: str = "127.0.0.1",
+    host_header: str | None = None,
+    tls_ca=None,
+    label=None,
+    request_timeout: float = 30,
+) -> LoadResult:
+    """`clients` threads send requests one after another until stop()
+    returns true (or max_seconds pass): load that lasts as long as something
+    else takes, such as a rolling update. Counts statuses, and each 200's
+    label(body) in `labels` (say, the version that answered)."""
+    result = LoadResult(clients=clients, requests=0, seconds=0.0)
+    lock = threading.Lock()
+    deadline = time.monotonic() + max_seconds
+
+    def client() -> None:
+        while not stop() and time.monotonic() < deadline:
+            try:
+                response = request(
+                    port, path, host=host, host_header=host_header, tls_ca=tls_ca, timeout=request_timeout
+                )
+                status, failure = response.status, None
+                if status != 200:
+                    failure = f"{status}: {response.body[:300].decode(errors='replace')}"
+            except OSError as error:
+                status, failure = type(error).__name__, repr(error)
+            with lock:
+                result.requests += 1
+                result.statuses[status] += 1
+                if failure and len(result.failures) < 20:
+                    result.failures.append(failure)
+                elif label is not None:
+                    result.labels[label(response.body)] += 1
 
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=clients) as pool:

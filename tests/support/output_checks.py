@@ -15,9 +15,9 @@ from .nginx import make_certificate, wrapper_conf
 from .render import project_env, read_answers, read_env_file
 
 # `${{ ... }}` is a GitHub Actions expression in a rendered workflow, and
-# `{{.Field}}` or `{{json .Field}}` a Go template of a docker --format
+# `{{.Field}}`, `{{json .Field}}` or `{{index .Map "key"}}` a Go template of a docker --format
 # option in a rendered script: not Jinja.
-JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{-? *(?!(?:json|range|println|if|end)\b)\w+|\{%-? *\w+|\{#")
+JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{-? *(?!(?:json|index|range|println|if|end)\b)\w+|\{%-? *\w+|\{#")
 
 
 def run(args, **kwargs) -> subprocess.CompletedProcess:
@@ -90,15 +90,17 @@ def swarm_deploy_env(project: Path, workdir: Path) -> dict[str, str]:
     files = workdir / "deploy-files"
     files.mkdir(parents=True, exist_ok=True)
     stack = compose_file(project)
-    for entry in stack.get("secrets", {}).values():
+    versions = {}
+    for name, entry in stack.get("secrets", {}).items():
         (files / Path(entry["file"]).name).write_text("placeholder\n")
+        versions[f"{name.upper()}_VERSION"] = "0123456789ab"
     shutil.copy(project / ".env", files / "app.env")
     return {
         **read_env_file(project / ".env"),
         "IMAGE_REPOSITORY": "registry.invalid/project",
         "IMAGE_TAG": "test",
         "DEPLOY_FILES": str(files),
-        "SECRETS_VERSION": "0123456789ab",
+        **versions,
         "CONFIGS_VERSION": "0123456789ab",
     }
 
