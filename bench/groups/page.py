@@ -4,7 +4,7 @@ startproject's settings under the same gunicorn settings (the limit for this
 page); then what each production middleware costs, straight to gunicorn."""
 
 from ..measure import measure
-from ..page import PAGE_ROWS
+from ..page import PAGE_ROWS, gunicorn_conf
 from ..report import Report
 from ..servers import Stack
 
@@ -82,6 +82,16 @@ LEFT_OUT = {
 }
 
 
+# The rendered gunicorn.conf.py with cookiecutter-django's worker model
+# (4 sync workers), then without what the rendered file adds on top of it:
+# which of the two explains the gap between them on this page.
+SYNC_4 = {"GUNICORN_WORKER_CLASS": "sync", "GUNICORN_WORKERS": "4", "GUNICORN_THREADS": "1"}
+WITHOUT_ACCESS_LOG = "accesslog = None"
+# prometheus_client decides at import (after this file) between metrics in
+# memory and metrics in files shared by the workers.
+WITHOUT_SHARED_METRICS = WITHOUT_ACCESS_LOG + '\nos.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)'
+
+
 def check(servers) -> None:
     for server in servers:
         response = server.get()
@@ -101,10 +111,14 @@ def group_page(stack: Stack, report: Report, args) -> None:
         "cookiecutter", project, venv, PAGE, [f"--chdir={project / 'src'}"], WEB_CONCURRENCY="4"
     ).start()
     bare = stack.gunicorn("bare", project, venv, PAGE, DJANGO_SETTINGS_MODULE=f"{package}.settings.bench_bare").start()
+    sync = stack.gunicorn("sync-4", project, venv, PAGE, **SYNC_4).start()
+    quiet = gunicorn_conf(project, "no-access-log", WITHOUT_ACCESS_LOG)
+    sync_quiet = stack.gunicorn("sync-4-quiet", project, venv, PAGE, quiet, **SYNC_4).start()
+    local = gunicorn_conf(project, "local-metrics", WITHOUT_SHARED_METRICS)
+    sync_local = stack.gunicorn("sync-4-local", project, venv, PAGE, local, **SYNC_4).start()
     servers = [
-        stack.nginx_rendered("nginx-template", project, template, PAGE).start(),
-        stack.nginx_rendered("nginx-cookiecutter", project, cookiecutter, PAGE).start(),
-        stack.nginx_rendered("nginx-bare", project, bare, PAGE).start(),
+        stack.nginx_rendered(f"nginx-{upstream.name}", project, upstream, PAGE).start()
+        for upstream in (template, cookiecutter, bare, sync, sync_quiet, sync_local)
     ]
     check(servers)
     results = measure(servers, args.rounds, args.seconds)
@@ -120,6 +134,15 @@ def group_page(stack: Stack, report: Report, args) -> None:
                 ">= 1.2, p99 <= 1",
             ),
             ("rendered settings / startproject settings, same gunicorn", "nginx-template", "nginx-bare", ">= 0.8"),
+            ("rendered gunicorn.conf.py / the same with 4 sync workers", "nginx-template", "nginx-sync-4", ""),
+            ("rendered conf, 4 sync workers / cookiecutter-django command", "nginx-sync-4", "nginx-cookiecutter", ""),
+            ("... and no access log / cookiecutter-django command", "nginx-sync-4-quiet", "nginx-cookiecutter", ""),
+            (
+                "... and metrics in each worker's memory / cookiecutter-django command",
+                "nginx-sync-4-local",
+                "nginx-cookiecutter",
+                "",
+            ),
         ],
     )
     report.context_table(
@@ -129,6 +152,9 @@ def group_page(stack: Stack, report: Report, args) -> None:
             "nginx-template": "rendered nginx -> rendered gunicorn.conf.py, production settings",
             "nginx-cookiecutter": "rendered nginx -> gunicorn -w 4 (sync, defaults), production settings",
             "nginx-bare": "rendered nginx -> rendered gunicorn.conf.py, startproject settings",
+            "nginx-sync-4": "rendered nginx -> rendered gunicorn.conf.py with 4 sync workers",
+            "nginx-sync-4-quiet": "... and no access log",
+            "nginx-sync-4-local": "... and metrics in memory, not in files shared by the workers",
         },
     )
 
