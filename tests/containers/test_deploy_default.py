@@ -22,6 +22,7 @@ from support.http import request
 from support.processes import wait_until
 from support.render import read_answers, read_env_file
 
+from . import slow_tasks
 from .checks import (
     check_front_door,
     check_least_privilege,
@@ -40,51 +41,18 @@ pytestmark = pytest.mark.timeout(1200)
 
 ADMIN_PASSWORD = "a-long-password-for-the-container-tests"
 
-# Test-only code for the celery stop test, mounted read-only into the celery
-# container only, and registered there by a production-only settings/overrides.py
-# (the owner's module that production.py imports last).
-SLOW_TASKS = '''\
-"""Test-only tasks of the container tier: sleep, and count starts and ends."""
-
-import time
-
-from celery import shared_task
-from django.core.cache import cache
-
-
-def count(token, event):
-    key = f"containertest:{token}:{event}"
-    cache.add(key, 0, timeout=None)
-    return cache.incr(key)
-
-
-@shared_task
-def sleep_and_count(token, seconds):
-    count(token, "started")
-    time.sleep(seconds)
-    count(token, "done")
-    return token
-'''
-OVERRIDES = """\
-from .base import INSTALLED_APPS
-
-INSTALLED_APPS = [*INSTALLED_APPS, "containertest"]
-"""
-
 
 @pytest.fixture(scope="module")
 def deployment(app_images: AppImages, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     image = app_images.get("default")
     base = tmp_path_factory.mktemp("deploy-default")
+    # The test-only tasks, mounted read-only into the celery container only.
     extras = base / "celery-extras"
-    (extras / "containertest").mkdir(parents=True)
-    (extras / "containertest" / "__init__.py").write_text("")
-    (extras / "containertest" / "tasks.py").write_text(SLOW_TASKS)
-    (extras / "overrides.py").write_text(OVERRIDES)
+    slow_tasks.write_app(extras)
     settings = f"/app/src/{read_answers(image.project)['django_package']}/settings"
     mounts = {
         "volumes": [
-            f"{extras / 'containertest'}:/app/src/containertest:ro",
+            f"{extras / slow_tasks.APP}:/app/src/{slow_tasks.APP}:ro",
             f"{extras / 'overrides.py'}:{settings}/overrides.py:ro",
         ]
     }
@@ -241,7 +209,7 @@ def test_stopping_celery_loses_no_task(deployment: Deployment) -> None:
     sent = json.loads(
         deployment.django_shell(
             "import json; from obc_management.celery import app; "
-            "name = 'containertest.tasks.sleep_and_count'; "
+            f"name = '{slow_tasks.APP}.tasks.sleep_and_count'; "
             f"print(json.dumps([app.send_task(name, args=[{short!r}, 3]).id, "
             f"app.send_task(name, args=[{long!r}, {long_seconds}]).id]))"
         )
@@ -277,7 +245,7 @@ def test_stopping_celery_loses_no_task(deployment: Deployment) -> None:
 def counter(deployment: Deployment):
     def count(token: str, event: str) -> int | None:
         out = deployment.django_shell(
-            f"from django.core.cache import cache; print(cache.get('containertest:{token}:{event}'))"
+            f"from django.core.cache import cache; print(cache.get('{slow_tasks.APP}:{token}:{event}'))"
         ).strip()
         return None if out == "None" else int(out)
 

@@ -41,6 +41,7 @@ from support.nginx import make_certificate
 from support.processes import wait_until
 from support.render import read_answers
 
+from . import slow_tasks
 from .conftest import AppImages
 from .deployment import private_copy, timed
 from .engine import REPO_ROOT, DockerEngine
@@ -48,40 +49,10 @@ from .swarm import Swarm
 
 pytestmark = pytest.mark.timeout(2400)
 
-# Test-only code in the "new" image of the rolling update: tasks that sleep
-# and count their starts and ends, and where they ran, in the cache.
-SLOW_TASKS = '''\
-"""Test-only tasks of the container tier: sleep, and count starts and ends."""
-
-import socket
-import time
-
-from celery import shared_task
-from django.core.cache import cache
-
-
-def count(token, event):
-    key = f"swarmtest:{token}:{event}"
-    cache.add(key, 0, timeout=None)
-    return cache.incr(key)
-
-
-@shared_task
-def sleep_and_count(token, seconds):
-    cache.set(f"swarmtest:{token}:host", f"{socket.gethostname()} {time.time()}", timeout=None)
-    count(token, "started")
-    time.sleep(seconds)
-    count(token, "done")
-    return token
-'''
-OVERRIDES = """\
-from .base import INSTALLED_APPS
-
-INSTALLED_APPS = [*INSTALLED_APPS, "swarmtest"]
-"""
+# The "new" image of the rolling update: the same, plus test-only tasks.
 NEW_IMAGE_DOCKERFILE = """\
 FROM {image}
-COPY swarmtest /app/src/swarmtest
+COPY {app} /app/src/{app}
 COPY overrides.py /app/src/{package}/settings/overrides.py
 """
 # Test-only settings in .env, the documented variables: a worker that is
@@ -239,11 +210,9 @@ def swarm_deployment(
 
     # The new image of the rolling update: the same, plus test-only tasks.
     context = base / "new-image"
-    (context / "swarmtest").mkdir(parents=True)
-    (context / "swarmtest" / "__init__.py").write_text("")
-    (context / "swarmtest" / "tasks.py").write_text(SLOW_TASKS)
-    (context / "overrides.py").write_text(OVERRIDES)
-    (context / "Dockerfile").write_text(NEW_IMAGE_DOCKERFILE.format(image=built.image, package=package))
+    slow_tasks.write_app(context)
+    dockerfile = NEW_IMAGE_DOCKERFILE.format(image=built.image, package=package, app=slow_tasks.APP)
+    (context / "Dockerfile").write_text(dockerfile)
     new_tag = f"{built.tag}-2"
     with timed("swarm: build the new image"):
         docker_engine.docker("build", "--tag", f"{slug}:{new_tag}", str(context), timeout=300)
@@ -383,7 +352,7 @@ def test_draining_the_worker_under_load_moves_its_tasks_and_fails_no_request(swa
 def test_a_worker_node_that_dies_mid_task_loses_no_celery_task(swarm_deployment):
     d = swarm_deployment
     # The test-only tasks are in the rolling update's image: without it, this
-    # test can only fail (No module named 'swarmtest').
+    # test can only fail (No module named the test-only app).
     new_image = list(d.images.values())[-1]
 
     def on_the_new_image() -> bool:
@@ -408,12 +377,12 @@ def test_a_worker_node_that_dies_mid_task_loses_no_celery_task(swarm_deployment)
     }
     tokens = [f"t{n}" for n in range(TASKS)]
     d.manage_py(
-        "from swarmtest.tasks import sleep_and_count\n"
+        f"from {slow_tasks.APP}.tasks import sleep_and_count\n"
         f"for token in {tokens!r}:\n    sleep_and_count.delay(token, {TASK_SECONDS})"
     )
     read_counts = (
         "import json\nfrom django.core.cache import cache\n"
-        f"print(json.dumps({{t: [cache.get(f'swarmtest:{{t}}:{{e}}') for e in ('host', 'started', 'done')]"
+        f"print(json.dumps({{t: [cache.get(f'{slow_tasks.APP}:{{t}}:{{e}}') for e in ('host', 'started', 'done')]"
         f" for t in {tokens!r}}}))"
     )
 
